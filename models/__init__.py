@@ -1,0 +1,1 @@
+"""The manifest contract, the one feature code path, and the model wrapper."""

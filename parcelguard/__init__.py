@@ -1,0 +1,3 @@
+"""ParcelGuard: risk-based screening of inbound express parcels (CLI, settings, shared errors)."""
+
+__version__ = "0.1.0"

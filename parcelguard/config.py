@@ -1,0 +1,123 @@
+"""Settings: one pydantic-settings object read from a TOML file and ``PARCELGUARD_*`` environment variables.
+
+Precedence (highest first): environment, the TOML file named by ``PARCELGUARD_CONFIG`` (default
+``parcelguard.toml`` in the working directory, if present), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from parcelguard.errors import ConfigError
+
+DEV_HASH_KEY = "dev-only-parcelguard-hash-key"
+DEFAULT_PRIORITY_ORIGINS = ["Yunnan", "Guangdong", "Guangxi", "Sichuan", "Guizhou"]
+DEFAULT_PROHIBITED_TERMS = [
+    "methamphetamine", "meth", "heroin", "ketamine", "cocaine", "fentanyl", "ghb", "gbl",
+    "gamma-butyrolactone", "nitrous oxide", "laughing gas", "ephedrine", "pseudoephedrine",
+    "冰毒", "海洛因", "氯胺酮", "笑气", "麻黄碱",
+]
+
+
+def _split_list(value: Any) -> Any:
+    """Accept ``"a, b"`` from the environment as well as real lists from TOML."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _split_mapping(value: Any) -> Any:
+    """Accept ``"HUB=400,HUB2=200"`` from the environment as well as TOML tables."""
+    if isinstance(value, str):
+        pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError("expected HUB=NUMBER pairs separated by commas")
+        return {key.strip(): int(val) for key, val in pairs}
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything an operator may change without touching code."""
+
+    model_config = SettingsConfigDict(env_prefix="PARCELGUARD_", extra="ignore")
+
+    environment: str = "development"
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    mlflow_tracking_uri: str = Field(default="", validation_alias="MLFLOW_TRACKING_URI")
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    partitions: int = 3
+    consumer_group: str = "parcelguard-scorer"
+
+    priority_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_PRIORITY_ORIGINS))
+    destinations: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["Hainan"])
+    prohibited_terms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_PROHIBITED_TERMS)
+    )
+    capacity_share: float = Field(default=0.05, gt=0, le=1)
+    hub_capacity_per_hour: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
+    exploration_share: float = Field(default=0.1, ge=0, lt=1)
+    watchlist_path: Path | None = None
+
+    hash_key: SecretStr = SecretStr(DEV_HASH_KEY)
+    model_name: str = "parcelguard-risk"
+    explain_top_k: int = 3
+    promotion_margin: float = 0.0
+    max_manifest_bytes: int = 64 * 1024
+    claim_ttl_seconds: int = 900
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    _split_lists = field_validator("priority_origins", "destinations", "prohibited_terms", mode="before")(
+        _split_list
+    )
+    _split_maps = field_validator("hub_capacity_per_hour", mode="before")(_split_mapping)
+
+    @model_validator(mode="after")
+    def _fill_derived(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'parcelguard.db').resolve()}"
+        if not self.mlflow_tracking_uri:
+            self.mlflow_tracking_uri = f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+        if self.environment != "development" and self.hash_key.get_secret_value() == DEV_HASH_KEY:
+            raise ConfigError("PARCELGUARD_HASH_KEY must be set to a real secret outside development")
+        return self
+
+    @property
+    def every_origin(self) -> bool:
+        return "*" in self.priority_origins
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("PARCELGUARD_CONFIG", "parcelguard.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path.exists():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests build their own ``Settings(...)`` instead."""
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings

@@ -1,0 +1,1 @@
+"""Decision policy, the decision store (the only module that writes), and the HTTP API."""

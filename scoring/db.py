@@ -1,0 +1,142 @@
+"""Engine and table definitions shared by the store and the migrations (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+
+metadata = MetaData()
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("parcel_id", String(64), primary_key=True),
+    Column("hub_id", String(64), nullable=False),
+    Column("action", String(8), nullable=False),
+    Column("why", String(16), nullable=False),
+    Column("score", Float),
+    Column("propensity", Float, nullable=False),
+    Column("model_name", String(128)),
+    Column("model_version", String(32)),
+    Column("shadow_version", String(32)),
+    Column("shadow_score", Float),
+    Column("reasons", JSON, nullable=False),
+    Column("features", JSON),
+    Column("manifest", JSON, nullable=False),  # redacted: personal fields are keyed hashes
+    Column("origin_province", String(64)),
+    Column("accepted_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(12), nullable=False),  # pending | screened | released
+    Column("claimed_by", String(64)),
+    Column("claim_expires_at", DateTime(timezone=True)),
+    Index("ix_decisions_queue", "hub_id", "status", "action", "score"),
+    Index("ix_decisions_accepted", "accepted_at"),
+)
+
+outcomes = Table(
+    "outcomes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("parcel_id", String(64), nullable=False, index=True),
+    Column("screened_at", DateTime(timezone=True), nullable=False),
+    Column("result", String(16), nullable=False),
+    Column("contraband_type", String(64)),
+    Column("quantity_g", Float),
+    Column("source", String(8), nullable=False),
+    Column("note", Text),
+    Column("recorded_by", String(64), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("parcel_id", "source", name="uq_outcomes_parcel_source"),
+)
+
+entity_stats = Table(
+    "entity_stats",
+    metadata,
+    Column("key", String(160), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("burst", Float, nullable=False),
+    Column("partners", Integer, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("parcel_id", String(64)),
+    Column("detail", JSON),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("hub_id", String(64)),
+    Column("token_hash", String(128), nullable=False, unique=True),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("worker_id", String(96), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("model_version", String(32)),
+    Column("fail_safe", Boolean, nullable=False),
+    Column("consumed", BigInteger, nullable=False),
+    Column("decided", BigInteger, nullable=False),
+    Column("dead_lettered", BigInteger, nullable=False),
+    Column("last_error", Text),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything here is stored in UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with SQLite set up for one writer beside many readers (WAL, waits instead of failing)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)

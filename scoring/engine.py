@@ -1,0 +1,218 @@
+"""The scoring code path every job shares: manifests in, stored and explained decisions out.
+
+``Scorer.process`` is what the Kafka scorer, ``score-file`` and the simulator call. A batch is
+deduplicated against the store first (a replayed parcel gets its first decision back, and its
+entity history is not counted twice), then featurised in event order, scored in one LightGBM call,
+decided parcel by parcel, explained only where it is screened, and recorded in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from models import registry
+from models.features import FeatureBuilder, FeatureRow
+from models.history import HistoryState
+from models.manifest import Decision, Manifest, Reason
+from models.pii import Hasher
+from models.risk_model import RiskModel
+from parcelguard.config import Settings
+from scoring.policy import DecisionPolicy, PolicyConfig
+from scoring.rules import Rules, Watchlist
+from scoring.store import DecisionRecord, Store
+
+log = logging.getLogger(__name__)
+
+
+class ModelSource:
+    """The champion in service (and an optional shadow challenger), re-read from the registry on change."""
+
+    def __init__(self, name: str, check_every_s: float = 10.0, shadow: bool = True) -> None:
+        self.name = name
+        self.check_every_s = check_every_s
+        self.with_shadow = shadow
+        self.current: RiskModel | None = None
+        self.shadow: RiskModel | None = None
+        self.last_error: str | None = None
+        self._checked = 0.0
+
+    @classmethod
+    def fixed(cls, model: RiskModel | None) -> ModelSource:
+        source = cls(model.name if model else "local", check_every_s=float("inf"), shadow=False)
+        source.current = model
+        source._checked = time.monotonic()
+        return source
+
+    def refresh(self, force: bool = False) -> bool:
+        """Reload if the ``champion`` alias moved; True when the model in service changed."""
+        now = time.monotonic()
+        if not force and now - self._checked < self.check_every_s:
+            return False
+        self._checked = now
+        try:
+            changed = False
+            version = registry.alias_version(self.name, "champion")
+            if version is not None and (self.current is None or self.current.version != version):
+                self.current = registry.load_version(self.name, version)
+                log.info("model in service", extra={"model": self.name, "version": version})
+                changed = True
+            if self.with_shadow:
+                shadow_version = registry.alias_version(self.name, "challenger")
+                if shadow_version is None or shadow_version == version:
+                    self.shadow = None
+                elif self.shadow is None or self.shadow.version != shadow_version:
+                    self.shadow = registry.load_version(self.name, shadow_version)
+            self.last_error = None
+            return changed
+        except Exception as exc:  # the registry being down must not stop scoring: keep the last model
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning("model registry unavailable; keeping the model in service", extra={"error": self.last_error})
+            return False
+
+
+@dataclass
+class _Pending:
+    manifest: Manifest
+    raw: dict[str, Any]
+    features: FeatureRow
+    in_scope: bool
+    rule_text: str | None
+
+
+class Scorer:
+    """Decides batches of validated manifests; the one place decisions are made."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store | None,
+        models: ModelSource,
+        *,
+        persist: bool = True,
+        cache_history: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.models = models
+        self.persist = persist and store is not None
+        self.cache_history = cache_history or store is None
+        self.hasher = Hasher(settings.hash_key.get_secret_value())
+        self.features = FeatureBuilder(self.hasher)
+        self.watchlist = Watchlist(self.hasher, settings.watchlist_path)
+        self.rules = Rules(self.watchlist, settings.prohibited_terms)
+        self.policy_config = PolicyConfig.build(
+            settings.priority_origins,
+            settings.destinations,
+            capacity_share=settings.capacity_share,
+            hub_capacity_per_hour=dict(settings.hub_capacity_per_hour),
+            exploration_share=settings.exploration_share,
+        )
+        self.policy = DecisionPolicy(self.policy_config, self._reference_scores())
+        self.history = HistoryState()
+
+    def _reference_scores(self) -> list[float]:
+        model = self.models.current
+        return list(model.schema.reference.get("score_sample", [])) if model else []
+
+    def refresh_model(self, force: bool = False) -> None:
+        if self.models.refresh(force):
+            self.policy.reset_scores(self._reference_scores())
+        self.watchlist.refresh()
+
+    def process(self, batch: list[tuple[Manifest, dict[str, Any]]]) -> list[Decision]:
+        """Decisions for a batch, in input order; existing ones are returned, never remade."""
+        ids = [m.parcel_id for m, _ in batch]
+        existing = self.store.existing_decisions(ids) if self.store is not None else {}
+        fresh: list[tuple[Manifest, dict[str, Any]]] = []
+        seen: set[str] = set(existing)
+        for manifest, raw in batch:
+            if manifest.parcel_id not in seen:
+                seen.add(manifest.parcel_id)
+                fresh.append((manifest, raw))
+        fresh.sort(key=lambda item: item[0].accepted_at)
+        history = self._history_for([m for m, _ in fresh])
+        records = self.decide(fresh, history)
+        if self.persist and self.store is not None:
+            self.store.record_decisions(records, {k: history.stats[k] for k in history.dirty})
+        history.dirty.clear()
+        made = {r.decision.parcel_id: r.decision for r in records}
+        return [existing.get(pid) or made[pid] for pid in ids]
+
+    def _history_for(self, manifests: list[Manifest]) -> HistoryState:
+        keys = {key for m in manifests for key in self.features.entity_keys(m).all()}
+        if self.store is None:
+            return self.history
+        if self.cache_history:
+            missing = [k for k in keys if k not in self.history.stats]
+            self.history.stats.update(self.store.load_entity_stats(missing))
+            return self.history
+        return HistoryState(stats=self.store.load_entity_stats(keys))
+
+    def decide(self, batch: list[tuple[Manifest, dict[str, Any]]], history: HistoryState) -> list[DecisionRecord]:
+        model = self.models.current
+        shadow = self.models.shadow
+        pending: list[_Pending] = []
+        for manifest, raw in batch:
+            features = self.features.build(manifest, history)
+            in_scope = self.policy_config.in_scope(
+                manifest.origin.province, manifest.origin.city, manifest.destination.province
+            )
+            hit = self.rules.check(manifest) if in_scope else None
+            pending.append(_Pending(manifest, raw, features, in_scope, hit.text if hit else None))
+        scored_rows = [p.features for p in pending if p.in_scope]
+        scores = iter(model.score_rows(scored_rows).tolist()) if model and scored_rows else iter(())
+        shadow_scores = iter(shadow.score_rows(scored_rows).tolist()) if shadow and scored_rows else iter(())
+        now = datetime.now(UTC)
+        records: list[DecisionRecord] = []
+        for p in pending:
+            score = next(scores, None) if p.in_scope else None
+            shadow_score = next(shadow_scores, None) if p.in_scope else None
+            if p.in_scope:
+                hour = int(p.manifest.accepted_at.timestamp() // 3600)
+                choice = self.policy.choose(
+                    p.manifest.parcel_id, p.manifest.hub_id, hour, score, p.rule_text is not None, model is not None
+                )
+                action, why, propensity = choice.action, choice.why, choice.propensity
+            else:
+                action, why, propensity = "RELEASE", "out_of_scope", 0.0
+            decision = Decision(
+                parcel_id=p.manifest.parcel_id, hub_id=p.manifest.hub_id, action=action, why=why,
+                score=None if score is None else round(score, 6), propensity=round(propensity, 6),
+                model_name=model.name if model and p.in_scope else None,
+                model_version=model.version if model and p.in_scope else None,
+                reasons=[], decided_at=now,
+            )
+            records.append(
+                DecisionRecord(
+                    decision=decision, features=p.features, manifest=self.hasher.redact(p.raw),
+                    accepted_at=p.manifest.accepted_at, origin_province=p.manifest.origin.province,
+                    shadow_version=shadow.version if shadow and shadow_score is not None else None,
+                    shadow_score=shadow_score,
+                )
+            )
+        self._explain(records, pending, model)
+        return records
+
+    def _explain(self, records: list[DecisionRecord], pending: list[_Pending], model: RiskModel | None) -> None:
+        """Reasons for every SCREEN decision; model contributions are computed in one batched call."""
+        to_explain = [i for i, r in enumerate(records) if r.decision.action == "SCREEN" and model is not None]
+        contributions = model.explain([pending[i].features for i in to_explain], self.settings.explain_top_k) if (
+            model and to_explain) else []
+        by_index = dict(zip(to_explain, contributions, strict=True))
+        for i, record in enumerate(records):
+            d = record.decision
+            reasons: list[Reason] = []
+            if d.why == "rule" and pending[i].rule_text:
+                reasons.append(Reason(feature="rule", contribution=0.0, text=pending[i].rule_text or ""))
+            elif d.why == "exploration":
+                reasons.append(Reason(feature="exploration", contribution=0.0,
+                                      text=f"random exploration check (chosen with probability {d.propensity:.3f})"))
+            elif d.why == "fail_safe":
+                reasons.append(Reason(feature="fail_safe", contribution=0.0,
+                                      text="no risk model in service: every priority-origin parcel is screened"))
+            reasons.extend(by_index.get(i, []))
+            d.reasons = reasons

@@ -1,0 +1,1 @@
+"""Kafka in and out: the embedded broker, lazy clients, and the consume → decide → store → publish → commit loop."""

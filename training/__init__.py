@@ -1,0 +1,1 @@
+"""Learning: datasets, training, evaluation, promotion, drift, simulation — one module per stage."""
