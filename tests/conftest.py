@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -15,12 +16,13 @@ from parcelguard.config import Settings
 from scoring.db import make_engine, metadata
 from scoring.store import Store
 from streams.broker import EmbeddedBroker
+from training.generate import WorldFiles
 
 POSTGRES_URL = os.environ.get("PARCELGUARD_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 
 
-def make_settings(data_dir: Path, database_url: str = "", **overrides: object) -> Settings:
+def make_settings(data_dir: Path, database_url: str = "", **overrides: Any) -> Settings:
     data_dir.mkdir(parents=True, exist_ok=True)
     return Settings(
         data_dir=data_dir,
@@ -70,3 +72,11 @@ def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
     """A real Tansu broker of the test's own (it starts in ~0.1 s), so topics never leak between tests."""
     with EmbeddedBroker(log_path=tmp_path / "tansu.log") as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> WorldFiles:
+    """A small fully screened history (12 days x 2,500 parcels), generated once per session."""
+    from tests.worlds import small_world
+
+    return small_world(tmp_path_factory.mktemp("world"))
