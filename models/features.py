@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 
 from models.history import HISTORY_FEATURES, EntityKeys, HistoryState
 from models.manifest import Manifest

@@ -51,7 +51,7 @@ def _split_mapping(value: Any) -> Any:
 class Settings(BaseSettings):
     """Everything an operator may change without touching code."""
 
-    model_config = SettingsConfigDict(env_prefix="PARCELGUARD_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="PARCELGUARD_", extra="ignore", populate_by_name=True)
 
     environment: str = "development"
     data_dir: Path = Path("data")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from parcelguard.config import Settings
@@ -27,8 +28,8 @@ def make_settings(data_dir: Path, database_url: str = "", **overrides: Any) -> S
     return Settings(
         data_dir=data_dir,
         database_url=database_url or f"sqlite:///{data_dir / 'parcelguard.db'}",
-        MLFLOW_TRACKING_URI=f"sqlite:///{data_dir / 'mlflow.db'}",
-        hash_key="test-hash-key",
+        mlflow_tracking_uri=f"sqlite:///{data_dir / 'mlflow.db'}",
+        hash_key=SecretStr("test-hash-key"),
         **overrides,
     )
 

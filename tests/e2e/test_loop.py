@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -32,7 +33,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 LIVE = 400
 
 
-def _live_manifests(config: WorldConfig, n: int) -> list[dict[str, object]]:
+def _live_manifests(config: WorldConfig, n: int) -> list[dict[str, Any]]:
     later = WorldConfig(days=config.days + 1, parcels_per_day=config.parcels_per_day, seed=config.seed)
     return [m for m, truth in generate(later) if truth["day"] >= config.days][:n]
 
