@@ -2,7 +2,8 @@
 
 Role: the project's only source of labelled data. It simulates the benign flow (e-commerce
 merchants, individuals, returns, tourists at hotels), trafficking rings that rotate their
-identities, and a diffuse population of small dealers hidden among ordinary senders. Every
+identities, and diffuse low-level risk (user networks, small dealers) hidden among ordinary
+senders. Every
 parcel gets a true contraband probability ``p``; its label is a seeded Bernoulli draw, so
 models can be compared with the oracle that ranks by ``p``.
 
@@ -36,7 +37,7 @@ BASE_VOLUME = 8000.0
 NEW_PATTERN = "sichuan_electronics"
 PATTERNS = (
     "benign",
-    "small_dealer",
+    "diffuse",
     "yunnan_tea",
     "guangdong_liquid",
     "precursor_sample",
@@ -124,36 +125,36 @@ class _City:
     people: float  # relative volume of individual senders
     shops: float  # relative volume of e-commerce merchants
     goods: tuple[str, ...]  # local specialities (profile keys)
-    dealers: float = 0.0  # share of local individuals carrying latent small-dealer risk
+    diffuse: float = 0.0  # share of local individuals carrying latent low-level risk (user networks)
 
 
 _YN_GOODS = ("tea", "puer", "specialty")
 ORIGINS: tuple[_City, ...] = (
-    _City("Yunnan", "Kunming", "KM", 650000, ("Guandu", "Wuhua", "Panlong", "Xishan", "Chenggong"), 3.4, 1.6, (*_YN_GOODS, "health"), 0.10),
-    _City("Yunnan", "Jinghong", "JH", 666100, ("Jinghong", "Menghai", "Mengla"), 0.8, 0.7, ("puer", "tea", "specialty"), 0.16),
-    _City("Yunnan", "Lincang", "LC", 677000, ("Linxiang", "Gengma", "Zhenkang"), 0.5, 0.35, ("puer", "tea"), 0.16),
-    _City("Yunnan", "Ruili", "RL", 678600, ("Ruili", "Jiegao", "Mangshi"), 0.45, 0.4, ("jade", "specialty"), 0.18),
-    _City("Yunnan", "Pu'er", "PE", 665000, ("Simao", "Ning'er"), 0.5, 0.6, ("puer", "tea"), 0.12),
-    _City("Yunnan", "Dali", "DL", 671000, ("Dali", "Xiaguan"), 0.5, 0.5, ("specialty", "tea"), 0.08),
-    _City("Yunnan", "Baoshan", "BS", 678000, ("Longyang", "Tengchong"), 0.35, 0.25, ("specialty", "jade"), 0.12),
-    _City("Guangdong", "Guangzhou", "GZ", 510000, ("Tianhe", "Baiyun", "Haizhu", "Panyu", "Yuexiu", "Liwan"), 4.2, 6.5, ("clothes", "cosmetics", "food", "household"), 0.07),
-    _City("Guangdong", "Shenzhen", "SZ", 518000, ("Futian", "Nanshan", "Longgang", "Bao'an", "Longhua"), 3.6, 5.5, ("electronics", "cosmetics", "clothes"), 0.05),
-    _City("Guangdong", "Zhanjiang", "ZJ", 524000, ("Chikan", "Xiashan", "Mazhang", "Leizhou", "Xuwen"), 2.4, 0.7, ("food", "beverage"), 0.14),
-    _City("Guangdong", "Dongguan", "DG", 523000, ("Nancheng", "Dongcheng", "Humen", "Chang'an"), 1.6, 3.2, ("electronics", "clothes", "industrial", "toys"), 0.07),
-    _City("Guangdong", "Foshan", "FS", 528000, ("Chancheng", "Nanhai", "Shunde"), 1.1, 2.2, ("household", "kitchenware", "parts"), 0.05),
-    _City("Guangdong", "Shantou", "ST", 515000, ("Longhu", "Jinping", "Chaoyang"), 0.8, 1.6, ("toys", "food"), 0.06),
-    _City("Guangdong", "Maoming", "MM", 525000, ("Maonan", "Dianbai"), 0.9, 0.3, ("food",), 0.10),
-    _City("Guangxi", "Nanning", "NN", 530000, ("Qingxiu", "Xixiangtang", "Jiangnan", "Xingning"), 2.2, 1.1, ("food", "specialty"), 0.09),
-    _City("Guangxi", "Liuzhou", "LZ", 545000, ("Chengzhong", "Yufeng"), 0.7, 0.5, ("food",), 0.06),
-    _City("Guangxi", "Guilin", "GL", 541000, ("Xiufeng", "Qixing"), 0.6, 0.4, ("food", "tea"), 0.05),
-    _City("Guangxi", "Beihai", "BH", 536000, ("Haicheng", "Yinhai"), 0.7, 0.3, ("food",), 0.09),
-    _City("Guangxi", "Yulin", "YL", 537000, ("Yuzhou", "Fumian"), 0.6, 0.4, ("health",), 0.07),
-    _City("Sichuan", "Chengdu", "CD", 610000, ("Jinjiang", "Wuhou", "Chenghua", "Jinniu", "Qingyang", "Shuangliu"), 3.2, 2.6, ("food", "electronics", "clothes"), 0.06),
-    _City("Sichuan", "Mianyang", "MY", 621000, ("Fucheng", "Youxian"), 0.6, 0.4, ("electronics",), 0.05),
-    _City("Sichuan", "Xichang", "XC", 615000, ("Xichang",), 0.35, 0.1, ("specialty",), 0.12),
-    _City("Sichuan", "Yibin", "YB", 644000, ("Cuiping", "Xuzhou"), 0.5, 0.35, ("beverage",), 0.05),
-    _City("Guizhou", "Guiyang", "GY", 550000, ("Nanming", "Yunyan", "Guanshanhu", "Huaxi"), 1.6, 0.8, ("food", "beverage"), 0.07),
-    _City("Guizhou", "Zunyi", "ZY", 563000, ("Honghuagang", "Huichuan", "Renhuai"), 0.6, 0.4, ("beverage",), 0.05),
+    _City("Yunnan", "Kunming", "KM", 650000, ("Guandu", "Wuhua", "Panlong", "Xishan", "Chenggong"), 3.4, 1.6, (*_YN_GOODS, "health"), 0.28),
+    _City("Yunnan", "Jinghong", "JH", 666100, ("Jinghong", "Menghai", "Mengla"), 0.8, 0.7, ("puer", "tea", "specialty"), 0.45),
+    _City("Yunnan", "Lincang", "LC", 677000, ("Linxiang", "Gengma", "Zhenkang"), 0.5, 0.35, ("puer", "tea"), 0.45),
+    _City("Yunnan", "Ruili", "RL", 678600, ("Ruili", "Jiegao", "Mangshi"), 0.45, 0.4, ("jade", "specialty"), 0.50),
+    _City("Yunnan", "Pu'er", "PE", 665000, ("Simao", "Ning'er"), 0.5, 0.6, ("puer", "tea"), 0.34),
+    _City("Yunnan", "Dali", "DL", 671000, ("Dali", "Xiaguan"), 0.5, 0.5, ("specialty", "tea"), 0.22),
+    _City("Yunnan", "Baoshan", "BS", 678000, ("Longyang", "Tengchong"), 0.35, 0.25, ("specialty", "jade"), 0.34),
+    _City("Guangdong", "Guangzhou", "GZ", 510000, ("Tianhe", "Baiyun", "Haizhu", "Panyu", "Yuexiu", "Liwan"), 4.2, 6.5, ("clothes", "cosmetics", "food", "household"), 0.20),
+    _City("Guangdong", "Shenzhen", "SZ", 518000, ("Futian", "Nanshan", "Longgang", "Bao'an", "Longhua"), 3.6, 5.5, ("electronics", "cosmetics", "clothes"), 0.14),
+    _City("Guangdong", "Zhanjiang", "ZJ", 524000, ("Chikan", "Xiashan", "Mazhang", "Leizhou", "Xuwen"), 2.4, 0.7, ("food", "beverage"), 0.39),
+    _City("Guangdong", "Dongguan", "DG", 523000, ("Nancheng", "Dongcheng", "Humen", "Chang'an"), 1.6, 3.2, ("electronics", "clothes", "industrial", "toys"), 0.20),
+    _City("Guangdong", "Foshan", "FS", 528000, ("Chancheng", "Nanhai", "Shunde"), 1.1, 2.2, ("household", "kitchenware", "parts"), 0.14),
+    _City("Guangdong", "Shantou", "ST", 515000, ("Longhu", "Jinping", "Chaoyang"), 0.8, 1.6, ("toys", "food"), 0.17),
+    _City("Guangdong", "Maoming", "MM", 525000, ("Maonan", "Dianbai"), 0.9, 0.3, ("food",), 0.28),
+    _City("Guangxi", "Nanning", "NN", 530000, ("Qingxiu", "Xixiangtang", "Jiangnan", "Xingning"), 2.2, 1.1, ("food", "specialty"), 0.25),
+    _City("Guangxi", "Liuzhou", "LZ", 545000, ("Chengzhong", "Yufeng"), 0.7, 0.5, ("food",), 0.17),
+    _City("Guangxi", "Guilin", "GL", 541000, ("Xiufeng", "Qixing"), 0.6, 0.4, ("food", "tea"), 0.14),
+    _City("Guangxi", "Beihai", "BH", 536000, ("Haicheng", "Yinhai"), 0.7, 0.3, ("food",), 0.25),
+    _City("Guangxi", "Yulin", "YL", 537000, ("Yuzhou", "Fumian"), 0.6, 0.4, ("health",), 0.20),
+    _City("Sichuan", "Chengdu", "CD", 610000, ("Jinjiang", "Wuhou", "Chenghua", "Jinniu", "Qingyang", "Shuangliu"), 3.2, 2.6, ("food", "electronics", "clothes"), 0.17),
+    _City("Sichuan", "Mianyang", "MY", 621000, ("Fucheng", "Youxian"), 0.6, 0.4, ("electronics",), 0.14),
+    _City("Sichuan", "Xichang", "XC", 615000, ("Xichang",), 0.35, 0.1, ("specialty",), 0.34),
+    _City("Sichuan", "Yibin", "YB", 644000, ("Cuiping", "Xuzhou"), 0.5, 0.35, ("beverage",), 0.14),
+    _City("Guizhou", "Guiyang", "GY", 550000, ("Nanming", "Yunyan", "Guanshanhu", "Huaxi"), 1.6, 0.8, ("food", "beverage"), 0.20),
+    _City("Guizhou", "Zunyi", "ZY", 563000, ("Honghuagang", "Huichuan", "Renhuai"), 0.6, 0.4, ("beverage",), 0.14),
     _City("Zhejiang", "Hangzhou", "HZ", 310000, ("Xihu", "Shangcheng", "Gongshu", "Binjiang", "Yuhang"), 1.1, 5.0, ("clothes", "cosmetics", "tea", "electronics")),
     _City("Zhejiang", "Yiwu", "YW", 322000, ("Choucheng", "Futian", "Jiangdong"), 0.3, 4.5, ("household", "toys", "gift")),
     _City("Zhejiang", "Ningbo", "NB", 315000, ("Yinzhou", "Haishu"), 0.5, 1.4, ("household", "kitchenware")),
@@ -300,8 +301,8 @@ _SHOP_MIX: Weighted = (
     ("clothes", .2), ("cosmetics", .12), ("electronics", .14), ("household", .12), ("toys", .06), ("food", .1),
     ("books", .04), ("health", .06), ("parts", .06), ("industrial", .03), ("kitchenware", .04), ("beverage", .03),
 )
-# Small dealers hide inside vague, cheap person-to-person parcels more often than average.
-_DEALER_MIX: Weighted = (("gift", .3), ("clothes", .2), ("household", .15), ("food", .15), ("cosmetics", .1), ("tea", .1))
+# Diffuse-risk senders pick vague, cheap person-to-person parcels more often than average.
+_DIFFUSE_MIX: Weighted = (("gift", .3), ("clothes", .2), ("household", .15), ("food", .15), ("cosmetics", .1), ("tea", .1))
 
 
 # --------------------------------------------------------------------------- rings
@@ -380,8 +381,10 @@ NEW_RING = RingSpec(
 )
 SHOP_SHARE = 0.44  # e-commerce share of the daily flow before any promo
 NEWCOMER_SHARE = 0.09  # individuals' parcels sent from a freshly opened account
-DEALER_RISK = (0.002, 0.03)  # latent per-parcel contraband probability of a small dealer
-_SMALL_DEALER_DRUGS: Weighted = (("methamphetamine", .5), ("ketamine", .3), ("heroin", .1), ("ghb_liquid", .1))
+# Latent per-parcel probability of a diffuse-risk sender (log-uniform). Spread thinly over many
+# ordinary-looking parcels, it is the share of contraband that no manifest model can rank well.
+DIFFUSE_RISK = (0.001, 0.015)
+_DIFFUSE_DRUGS: Weighted = (("methamphetamine", .5), ("ketamine", .3), ("heroin", .1), ("ghb_liquid", .1))
 _BACKGROUND_DRUGS: Weighted = (("methamphetamine", .4), ("ketamine", .3), ("heroin", .1), ("ghb_liquid", .1), ("nitrous_oxide", .1))
 
 _CARRIERS: Weighted = (("ZTO", .22), ("YTO", .17), ("YD", .15), ("JT", .15), ("STO", .12), ("SF", .11), ("EMS", .08))
@@ -508,20 +511,20 @@ class _Senders:
     city: list[int] = field(default_factory=list)
     outlet: list[int] = field(default_factory=list)
     favorite: list[int] = field(default_factory=list)
-    dealer: list[float] = field(default_factory=list)  # latent small-dealer risk, 0 for most
+    risk: list[float] = field(default_factory=list)  # latent diffuse risk, 0 for most
     profile: list[int] = field(default_factory=list)  # merchants' main line of goods
     price: list[float] = field(default_factory=list)
     service: list[str] = field(default_factory=list)
 
     def add(self, ident: tuple[str, str, str, str, str | None], opened_day: float, city: int, outlet: int,
-            favorite: int = -1, dealer: float = 0.0, profile: int = -1, price: float = 1.0,
+            favorite: int = -1, risk: float = 0.0, profile: int = -1, price: float = 1.0,
             service: str = "standard") -> int:
         self.ident.append(ident)
         self.opened_day.append(opened_day)
         self.city.append(city)
         self.outlet.append(outlet)
         self.favorite.append(favorite)
-        self.dealer.append(dealer)
+        self.risk.append(risk)
         self.profile.append(profile)
         self.price.append(price)
         self.service.append(service)
@@ -762,21 +765,21 @@ class _World:
         return [None if m else (start + dt.timedelta(days=int(d))).isoformat() for d, m in zip(days, missing, strict=True)]
 
     def new_people(self, cities: Sequence[int], opened: Sequence[float]) -> list[int]:
-        """Individuals with a home outlet, a favourite recipient (often family) and maybe dealer risk."""
+        """Individuals with a home outlet, a favourite recipient (often family) and maybe diffuse risk."""
         rng = self.rng
         n = len(cities)
         favorite = _pick(rng, self.resident_cum, n).tolist()
         u = rng.random((n, 4)).tolist()
-        risk = np.exp(rng.uniform(np.log(DEALER_RISK[0]), np.log(DEALER_RISK[1]), n)).tolist()
-        dealer = [r if x[0] < ORIGINS[c].dealers else 0.0 for r, x, c in zip(risk, u, cities, strict=True)]
-        # Half the dealers ship to a contact collecting at a shared, anonymous address.
-        moved = [i for i in range(n) if dealer[i] > 0 and u[i][1] < 0.5]
+        risk = np.exp(rng.uniform(np.log(DIFFUSE_RISK[0]), np.log(DIFFUSE_RISK[1]), n)).tolist()
+        risky = [r if x[0] < ORIGINS[c].diffuse else 0.0 for r, x, c in zip(risk, u, cities, strict=True)]
+        # Some ship to a contact collecting at a shared, anonymous address.
+        moved = [i for i in range(n) if risky[i] > 0 and u[i][1] < 0.3]
         drops = self.new_recipients(_pick(rng, self.area_cum, len(moved)).tolist(),
                                     _pick_names(rng, (("locker", .6), ("pickup_point", .4)), len(moved)))
         for i, rec in zip(moved, drops, strict=True):
             favorite[i] = rec
         sur = self.recipients.surname
-        family = [sur[f] if x[2] < 0.45 and r == 0.0 else None for f, x, r in zip(favorite, u, dealer, strict=True)]
+        family = [sur[f] if x[2] < 0.45 and r == 0.0 else None for f, x, r in zip(favorite, u, risky, strict=True)]
         names = self.ids.names(n, family)
         phones = self.ids.phones(n)
         ids = self.ids.id_numbers([ORIGINS[c].province for c in cities])
@@ -784,9 +787,9 @@ class _World:
         dates = self._dates(opened, 0.03)
         add = self.senders.add
         return [
-            add((nm, ph, idn, acc, date), op, c, self.outlet_in(c, x[3]), favorite=f, dealer=r)
+            add((nm, ph, idn, acc, date), op, c, self.outlet_in(c, x[3]), favorite=f, risk=r)
             for nm, ph, idn, acc, date, op, c, x, f, r
-            in zip(names, phones, ids, accounts, dates, opened, cities, u, favorite, dealer, strict=True)
+            in zip(names, phones, ids, accounts, dates, opened, cities, u, favorite, risky, strict=True)
         ]
 
     def _build_people(self) -> None:
@@ -944,13 +947,13 @@ class _World:
         self.people += new
         self.people_w += (rng.pareto(1.3, n_new) + 1.0).clip(max=150.0).tolist()
         s = self.senders
-        dealer = [s.dealer[i] > 0 for i in senders]
+        risky = [s.risk[i] > 0 for i in senders]
         base = _pick_names(rng, _PERSON_MIX, n)
-        vague = _pick_names(rng, _DEALER_MIX, n)
+        vague = _pick_names(rng, _DIFFUSE_MIX, n)
         u = rng.random((n, 3)).tolist()
         keys = []
-        for snd, dl, b, v, r in zip(senders, dealer, base, vague, u, strict=True):
-            if dl and r[0] < 0.5:
+        for snd, dl, b, v, r in zip(senders, risky, base, vague, u, strict=True):
+            if dl and r[0] < 0.3:
                 keys.append(v)
             elif r[0] < 0.3:
                 keys.append(_pick1(ORIGINS[s.city[snd]].goods, r[1]))
@@ -972,9 +975,9 @@ class _World:
         batch.verified += self._verified(outlets)
         self._benign_truth(batch, n, merchant=False)
         first = len(batch.pattern) - n
-        for i in (i for i, dl in enumerate(dealer) if dl):
-            batch.pattern[first + i] = "small_dealer"
-            batch.drugs[first + i] = _SMALL_DEALER_DRUGS
+        for i in (i for i, dl in enumerate(risky) if dl):
+            batch.pattern[first + i] = "diffuse"
+            batch.drugs[first + i] = _DIFFUSE_DRUGS
             batch.grams[first + i] = (2.0, 60.0)
 
     def _returns(self, batch: _Batch, n: int) -> None:
@@ -1000,7 +1003,7 @@ class _World:
     # ---- truth and assembly
 
     def _true_p(self, batch: _Batch, d: int, province: list[str], address_type: list[str]) -> FloatArray:
-        """Benign and small-dealer probability: a latent level nudged by a few observables."""
+        """Benign and diffuse probability: a latent level nudged by a few observables."""
         p = np.array(batch.p)
         s = self.senders
         opened = np.array([s.opened_day[i] for i in batch.sender])
@@ -1013,8 +1016,8 @@ class _World:
         source = np.isin(np.array(province), list(SOURCE_PROVINCES))
         base = np.where(source, 1.3e-4, 3e-5) * np.where(np.array(batch.merchant), 0.4, 1.0)
         benign = np.minimum(base * tilt, 6e-4)
-        dealer = np.array([s.dealer[i] for i in batch.sender]) * tilt / 1.6
-        latent = np.where(np.array(batch.pattern) == "small_dealer", dealer, benign)
+        diffuse = np.array([s.risk[i] for i in batch.sender]) * tilt / 1.6
+        latent = np.where(np.array(batch.pattern) == "diffuse", diffuse, benign)
         return np.where(np.isnan(p), latent, p)
 
     def _assemble(self, batch: _Batch, d: int, date: dt.date, shifted: bool
