@@ -8,6 +8,7 @@ outcome consumer, the API and a generated live feed of manifests, each on its ow
 from __future__ import annotations
 
 import secrets
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +16,6 @@ from urllib.parse import urlparse
 
 import uvicorn
 from rich.console import Console
-from training.generate import WorldConfig, generate, write_world
 
 from models import registry
 from parcelguard.config import Settings
@@ -29,6 +29,7 @@ from streams.outcomes import OutcomeConsumer
 from streams.produce import publish
 from streams.scorer import StreamScorer
 from training import pipeline
+from training.generate import WorldConfig, generate, write_world
 
 LIVE_DAYS = 60
 
@@ -39,7 +40,12 @@ def _thread(name: str, target: Callable[[], None]) -> threading.Thread:
     return thread
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # a service manager's SIGTERM stops everything as cleanly as Ctrl-C
+
+
 def run_all(settings: Settings, console: Console, *, rate: float, history_days: int, per_day: int) -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(make_engine(settings.database_url))
     store.create_schema()
@@ -94,7 +100,7 @@ def run_all(settings: Settings, console: Console, *, rate: float, history_days: 
         while True:
             time.sleep(5)
             decided = scorer.counters.decided
-            console.print(f"decided {decided} (+{decided - last}); screened so far by action: "
+            console.print(f"decided {decided} (+{decided - last}); decisions by action and reason: "
                           f"{dict(scorer.counters.by_action)}; dead-lettered {scorer.counters.dead_lettered}")
             last = decided
     except KeyboardInterrupt:
