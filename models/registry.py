@@ -13,6 +13,7 @@ from typing import Any
 import lightgbm as lgb
 import mlflow
 import numpy as np
+import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
@@ -42,7 +43,8 @@ def configure(tracking_uri: str, data_dir: Path) -> str:
 def log_model(model: RiskModel, sample: np.ndarray, registered_name: str) -> str:
     """Inside an active run: log schema and booster, register a new version; returns that version."""
     mlflow.log_dict(model.schema.to_dict(), SCHEMA_ARTIFACT)
-    signature = infer_signature(sample, model.margins(sample))
+    # Named columns, so the registered signature documents the feature order the booster expects.
+    signature = infer_signature(pd.DataFrame(sample, columns=model.schema.names), model.margins(sample))
     info = mlflow.lightgbm.log_model(
         model.booster,
         name="model",
@@ -74,8 +76,26 @@ def load_alias(name: str, alias: str) -> RiskModel | None:
     return None if version is None else load_version(name, version)
 
 
+def trained_until(name: str, version: str) -> float | None:
+    """Epoch seconds from which a version saw no label (its held-out period began), if it was logged."""
+    try:
+        run_id = str(MlflowClient().get_model_version(name, version).run_id)
+        value = MlflowClient().get_run(run_id).data.params.get("trained_until")
+        return None if value is None else float(value)
+    except (MlflowException, ValueError):
+        return None
+
+
 def set_alias(name: str, alias: str, version: str) -> None:
     MlflowClient().set_registered_model_alias(name, alias, version)
+
+
+def delete_alias(name: str, alias: str) -> None:
+    """Remove an alias if it exists (a promoted challenger leaves no stale shadow behind)."""
+    try:
+        MlflowClient().delete_registered_model_alias(name, alias)
+    except MlflowException:
+        log.debug("alias %s of %s did not exist", alias, name)
 
 
 def version_info(name: str, version: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import secrets
 import signal
 import sys
 import threading
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -44,7 +44,9 @@ def _progress() -> Progress:
 
 
 @app.callback()
-def main(log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO") -> None:
+def main(
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING", envvar="PARCELGUARD_LOG_LEVEL")] = "INFO",
+) -> None:
     logs.setup(log_level.upper())
 
 
@@ -74,31 +76,145 @@ def train(
     manifests: Annotated[Path | None, typer.Option(help="labelled history: manifest JSONL")] = None,
     outcomes: Annotated[Path | None, typer.Option(help="labelled history: outcomes JSONL")] = None,
     from_log: Annotated[bool, typer.Option(help="train on the decision log and recorded outcomes")] = False,
+    every: Annotated[str | None, typer.Option(help="retrain from the log in a loop, e.g. 6h, 30m, 1d")] = None,
+    min_new_labels: Annotated[int, typer.Option(help="skip a retraining with fewer new labels than this")] = 0,
+    window_days: Annotated[float | None, typer.Option(help="train on the last N days of the log only")] = None,
 ) -> None:
-    """Train, log to MLflow, register, and promote to champion if the model beats the current one."""
+    """Train, log to MLflow, register, and promote to champion if the model beats the current one.
+
+    Safe while scorers run (they pick the new champion up from the registry). As a cron one-shot, use
+    --from-log --min-new-labels N; as a loop, --every 6h (stops cleanly on Ctrl-C or SIGTERM).
+    """
     from training import pipeline
+    from training.train import NotEnoughLabels
 
     settings = get_settings()
     store = _store(settings)
-    if from_log or manifests is None:
-        result = pipeline.retrain(settings, store, manifests, outcomes)
-    else:
-        if outcomes is None:
-            raise typer.BadParameter("--manifests needs --outcomes")
-        with _progress() as progress:
-            task = progress.add_task("replaying history", total=None)
-            result = pipeline.bootstrap(settings, store, manifests, outcomes,
-                                        lambda n: progress.update(task, completed=n))
-    c = result.comparison
-    console.print(f"registered {settings.model_name} version {c.challenger_version}; "
-                  f"{'PROMOTED to champion' if c.promoted else 'kept as challenger'}: {c.reason}")
-    console.print_json(orjson.dumps({k: round(v, 4) for k, v in result.train.metrics.items()}).decode())
+
+    def report(result: pipeline.JobResult) -> None:
+        c = result.comparison
+        console.print(f"registered {settings.model_name} version {c.challenger_version}; "
+                      f"{'PROMOTED to champion' if c.promoted else 'kept as challenger'}: {c.reason}")
+        console.print_json(orjson.dumps({k: round(v, 4) for k, v in result.train.metrics.items()}).decode())
+
+    if every is not None:
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        console.print(f"retraining every {every} (Ctrl-C stops)")
+        with contextlib.suppress(KeyboardInterrupt):
+            pipeline.run_scheduled(settings, store, _seconds(every), stop, min_new_labels, window_days, report)
+        return
+    try:
+        if from_log or manifests is None:
+            if min_new_labels and (fresh := pipeline.new_labels_since_last_run(settings, store)) < min_new_labels:
+                console.print(f"skipped: {fresh} new label(s) since the last model, fewer than {min_new_labels}")
+                return
+            result = pipeline.retrain(settings, store, manifests, outcomes, window_days=window_days)
+        else:
+            if outcomes is None:
+                raise typer.BadParameter("--manifests needs --outcomes")
+            with _progress() as progress:
+                task = progress.add_task("replaying history", total=None)
+                result = pipeline.bootstrap(settings, store, manifests, outcomes,
+                                            lambda n: progress.update(task, completed=n))
+    except pipeline.TrainingBusy as exc:
+        console.print(f"skipped: {exc}")
+        return
+    except NotEnoughLabels as exc:
+        console.print(f"[red]not enough labels to train:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    report(result)
+
+
+def _seconds(duration: str) -> float:
+    """``90``, ``30m``, ``6h`` or ``1d`` as seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = duration.strip().lower()
+    try:
+        value = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{duration!r} is not a duration like 90, 30m, 6h or 1d") from exc
+    if value <= 0:
+        raise typer.BadParameter("the interval must be positive")
+    return value
+
+
+@app.command()
+def simulate(
+    days: int = 40,
+    per_day: Annotated[int, typer.Option(help="parcels per day, all origins")] = 4000,
+    history_days: Annotated[int, typer.Option(help="fully screened days the first model learns from")] = 14,
+    capacity: Annotated[float, typer.Option(help="share of in-scope parcels screened")] = 0.05,
+    exploration: Annotated[float | None, typer.Option(help="share of the budget explored (default: settings)")] = None,
+    new_pattern_day: Annotated[int | None, typer.Option(help="simulated day a new ring appears; -1 for none")] = 15,
+    retrain_every: Annotated[int, typer.Option(help="days between retrainings")] = 3,
+    late_labels: Annotated[float, typer.Option(help="share of released contraband found later")] = 0.0,
+    seed: int = 7,
+    manifests: Annotated[Path | None, typer.Option(help="replay a recorded world: manifest JSONL")] = None,
+    truth: Annotated[Path | None, typer.Option(help="its ground truth JSONL (parcel_id, label, p)")] = None,
+    out: Annotated[Path, typer.Option(help="folder for simulation.json, .png, .md and the decision logs")] = Path(
+        "data/simulation"),
+) -> None:
+    """Closed loop over N days: the real scorer under capacity, outcomes, retraining, a new pattern;
+    compared with exploration off, rules only, random and screening every priority-origin parcel."""
+    from training import simulate as sim
+    from training import simulation_report
+
+    settings = get_settings()
+    if (manifests is None) != (truth is None):
+        raise typer.BadParameter("--manifests and --truth go together")
+    config = sim.SimConfig(
+        days=days, parcels_per_day=per_day, history_days=history_days, capacity_share=capacity,
+        exploration_share=settings.exploration_share if exploration is None else exploration,
+        new_pattern_day=None if new_pattern_day is None or new_pattern_day < 0 else new_pattern_day,
+        retrain_every=retrain_every, seed=seed, late_label_share=late_labels,
+        promotion_margin=settings.promotion_margin,
+    )
+    world = sim.recorded_days(manifests, truth) if manifests and truth else None
+    with _progress() as progress:
+        task = progress.add_task("bootstrap model", total=days)
+
+        def advance(day: int, record: dict[str, object] | None) -> None:
+            progress.update(task, completed=day + 1, description=f"day {day}" if record else "simulating")
+
+        try:
+            result = sim.run(settings, config, world, advance, source="recorded" if world else "generator",
+                             workdir=out / "logs")
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    paths = simulation_report.write(result, out)
+    Console().print(simulation_report.rich_table(result))
+    console.print(f"json: {paths['json']}\nplot: {paths['png']}\nmarkdown: {paths['markdown']}")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    decisions: Annotated[Path | None, typer.Option(help="decisions JSONL from score-file")] = None,
+    truth: Annotated[Path | None, typer.Option(help="ground truth JSONL (parcel_id, label, p)")] = None,
+    days: Annotated[float, typer.Option(help="without files: the latest N days of the decision log")] = 7.0,
+    capacity: Annotated[float | None, typer.Option(help="capacity share (default: settings)")] = None,
+) -> None:
+    """Offline evaluation: a decision file against ground truth, or champion and challenger on the recent
+    decision log (IPW-weighted, with the miss rate among released parcels and its 95% interval)."""
+    from training import offline
+
+    settings = get_settings()
+    share = capacity or settings.capacity_share
+    if (decisions is None) != (truth is None):
+        raise typer.BadParameter("--decisions and --truth go together")
+    try:
+        found = (offline.decisions_vs_truth(decisions, truth, share) if decisions and truth
+                 else offline.recent_log(settings, _store(settings), days))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    sys.stdout.write(orjson.dumps(found, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY).decode() + "\n")
 
 
 @app.command()
 def score(
     bootstrap: Annotated[str | None, typer.Option(help="Kafka bootstrap servers")] = None,
     group: Annotated[str | None, typer.Option(help="consumer group")] = None,
+    metrics_port: Annotated[int | None, typer.Option(help="serve /metrics, /livez and /readyz on this port")] = None,
 ) -> None:
     """Run the streaming scorer: parcel.manifests in, parcel.decisions out."""
     from models import registry
@@ -114,6 +230,11 @@ def score(
     scorer = Scorer(settings, store, ModelSource(settings.model_name))
     stream = StreamScorer(scorer, store, servers, group or settings.consumer_group,
                           max_manifest_bytes=settings.max_manifest_bytes)
+    port = metrics_port if metrics_port is not None else settings.metrics_port
+    if port is not None:
+        from streams.metrics import serve_scorer
+
+        serve_scorer(stream, settings.metrics_host, port)  # a daemon thread: it ends with the process
     signal.signal(signal.SIGTERM, lambda *_: stream.stop())
     try:
         stream.run()
@@ -164,6 +285,17 @@ def score_file(
 
 
 @app.command()
+def migrate() -> None:
+    """Bring the database to the newest schema migration (every service also does this when it starts)."""
+    from scoring import migrations
+    from scoring.db import make_engine
+
+    engine = make_engine(get_settings().database_url)
+    migrations.upgrade(engine)
+    console.print(f"database schema at migration {migrations.current(engine)} (newest: {migrations.head()})")
+
+
+@app.command()
 def produce(
     manifests: Annotated[Path, typer.Argument(help="manifest JSONL to replay")],
     rate: Annotated[float | None, typer.Option(help="messages per second (default: as fast as possible)")] = None,
@@ -203,8 +335,9 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     from scoring.api.app import create_app
 
     settings = get_settings()
+    # log_config=None: uvicorn's own messages go through the JSON logging set up above, not its text format.
     uvicorn.run(create_app(settings, _store(settings)), host=host or settings.api_host,
-                port=port or settings.api_port, log_level="warning")
+                port=port or settings.api_port, log_level="warning", log_config=None)
 
 
 @app.command()
@@ -220,6 +353,45 @@ def broker(port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 19092)
             stopped.wait()
 
 
+@app.command()
+def drift(
+    out: Annotated[Path, typer.Option(help="folder for the HTML and JSON report")] = Path("data/reports"),
+    granularity: Annotated[str, typer.Option(help="hour, day or week windows")] = "day",
+    since: Annotated[str | None, typer.Option(help="period start, YYYY-MM-DD (China time)")] = None,
+    until: Annotated[str | None, typer.Option(help="period end, YYYY-MM-DD exclusive (default: last decision)")] = None,
+    hub: Annotated[str | None, typer.Option(help="one hub only")] = None,
+    mlflow_log: Annotated[bool, typer.Option("--mlflow/--no-mlflow", help="log beside each judged model")] = True,
+) -> None:
+    """Drift and performance per window, hub and model version: HTML + JSON report, alerts, MLflow."""
+    from training import monitor, report
+
+    if granularity not in monitor.GRANULARITIES:
+        raise typer.BadParameter(f"--granularity must be one of {', '.join(monitor.GRANULARITIES)}")
+    settings = get_settings()
+    try:
+        built, html_path, json_path, runs = report.report_job(
+            settings, _store(settings), out, granularity, _local_day(since), _local_day(until), hub=hub,
+            to_mlflow=mlflow_log)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    for alert in built.alerts:
+        console.print(f"[{'red' if alert.severity == 'critical' else 'yellow'}]{alert.kind}[/]: {alert.message}")
+    console.print(f"{len(built.alerts)} alert(s); report: {html_path}\njson: {json_path}"
+                  + (f"\nMLflow run(s): {', '.join(runs)}" if runs else ""))
+
+
+def _local_day(value: str | None) -> datetime | None:
+    """A YYYY-MM-DD option as the start of that day in China time (the hubs' clock)."""
+    if value is None:
+        return None
+    from models.features import CHINA_TZ
+
+    try:
+        return datetime.combine(date.fromisoformat(value), time(), CHINA_TZ)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date like 2026-10-14") from exc
+
+
 @app.command("add-key")
 def add_key(
     name: str,
@@ -231,6 +403,8 @@ def add_key(
 
     if role not in ROLES:
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}")
+    if role in ("screener", "hub") and not hub:
+        raise typer.BadParameter(f"a {role} key works for one hub: give --hub")
     token = secrets.token_urlsafe(24)
     _store(get_settings()).add_api_key(name, role, token, hub)
     sys.stdout.write(token + "\n")

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     claim_ttl_seconds: int = 900
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None  # the scorer serves /metrics, /livez, /readyz here when set
 
     _split_lists = field_validator("priority_origins", "destinations", "prohibited_terms", mode="before")(
         _split_list

@@ -20,11 +20,13 @@ from rich.console import Console
 from models import registry
 from parcelguard.config import Settings
 from scoring.api.app import create_app
+from scoring.api.routes_health import metrics_registry
 from scoring.db import make_engine
 from scoring.engine import ModelSource, Scorer
 from scoring.store import Store
 from streams import clients
 from streams.broker import EmbeddedBroker
+from streams.metrics import ScorerMetrics
 from streams.outcomes import OutcomeConsumer
 from streams.produce import publish
 from streams.scorer import StreamScorer
@@ -74,8 +76,10 @@ def run_all(settings: Settings, console: Console, *, rate: float, history_days: 
         scorer = StreamScorer(Scorer(settings, store, models), store, broker.bootstrap, settings.consumer_group,
                               max_manifest_bytes=settings.max_manifest_bytes)
         outcome_consumer = OutcomeConsumer(store, broker.bootstrap)
-        server = uvicorn.Server(uvicorn.Config(create_app(settings, store), host=settings.api_host,
-                                               port=settings.api_port, log_level="warning"))
+        api = create_app(settings, store)
+        ScorerMetrics(metrics_registry(api)).attach(scorer)  # one process: the API's /metrics shows the scorer too
+        server = uvicorn.Server(uvicorn.Config(api, host=settings.api_host, port=settings.api_port,
+                                               log_level="warning"))
         stop_feed = threading.Event()
         stoppers += [stop_feed.set, scorer.stop, outcome_consumer.stop, lambda: setattr(server, "should_exit", True)]
 

@@ -24,7 +24,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
-metadata = MetaData()
+# Fixed constraint names, so a later migration can name what it alters on SQLite and PostgreSQL alike.
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
 
 decisions = Table(
     "decisions",
@@ -102,6 +109,28 @@ api_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# Short-lived bearer tokens (and sign-in cookies) exchanged for an API key; only their hash is kept.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(128), nullable=False, unique=True),
+    Column("key_name", String(64), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+# X-ray parcels per hour an admin set for a hub; overrides PARCELGUARD_HUB_CAPACITY_PER_HOUR.
+hub_capacity = Table(
+    "hub_capacity",
+    metadata,
+    Column("hub_id", String(64), primary_key=True),
+    Column("per_hour", Integer, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 
 workers = Table(
     "workers",
@@ -115,6 +144,31 @@ workers = Table(
     Column("dead_lettered", BigInteger, nullable=False),
     Column("last_error", Text),
     Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+)
+
+# Drift and performance alerts (training/monitor.py); one row per kind, scope, window and model version.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("severity", String(12), nullable=False),
+    Column("scope", String(64), nullable=False),  # a hub id, or "all"
+    Column("granularity", String(8), nullable=False),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("window_end", DateTime(timezone=True), nullable=False),
+    Column("model_name", String(128)),
+    Column("model_version", String(32)),
+    Column("message", Text, nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("value", Float),
+    Column("threshold", Float),
+    Column("first_seen_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("acknowledged_by", String(64)),
+    Column("acknowledged_at", DateTime(timezone=True)),
+    Index("ix_alerts_window", "window_start"),
 )
 
 

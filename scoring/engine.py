@@ -3,7 +3,9 @@
 ``Scorer.process`` is what the Kafka scorer, ``score-file`` and the simulator call. A batch is
 deduplicated against the store first (a replayed parcel gets its first decision back, and its
 entity history is not counted twice), then featurised in event order, scored in one LightGBM call,
-decided parcel by parcel, explained only where it is screened, and recorded in one transaction.
+decided parcel by parcel, explained only where it is screened (one batched ``pred_contrib`` call),
+and recorded in one transaction. Should another scorer have stored a decision for the same parcel
+meanwhile, the stored one is returned: the store, not this process, says what was decided.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from models.manifest import Decision, Manifest, Reason
 from models.pii import Hasher
 from models.risk_model import RiskModel
 from parcelguard.config import Settings
+from scoring.explanations import policy_reasons
 from scoring.policy import DecisionPolicy, PolicyConfig
-from scoring.rules import Rules, Watchlist
+from scoring.rules import Rules, Watchlist, party_hashes
 from scoring.store import DecisionRecord, Store
 
 log = logging.getLogger(__name__)
@@ -39,18 +42,22 @@ class ModelSource:
         self.shadow: RiskModel | None = None
         self.last_error: str | None = None
         self._checked = 0.0
+        self._fixed = False
 
     @classmethod
     def fixed(cls, model: RiskModel | None) -> ModelSource:
         source = cls(model.name if model else "local", check_every_s=float("inf"), shadow=False)
         source.current = model
-        source._checked = time.monotonic()
+        source._fixed = True  # never asks the registry (tests, file scoring with a given model)
         return source
 
     def refresh(self, force: bool = False) -> bool:
-        """Reload if the ``champion`` alias moved; True when the model in service changed."""
+        """Reload if the ``champion`` alias moved; True when the model in service changed.
+
+        Called between batches, so a batch is always decided by one model version from start to end.
+        """
         now = time.monotonic()
-        if not force and now - self._checked < self.check_every_s:
+        if self._fixed or (not force and now - self._checked < self.check_every_s):
             return False
         self._checked = now
         try:
@@ -74,7 +81,7 @@ class ModelSource:
             return False
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     manifest: Manifest
     raw: dict[str, Any]
@@ -123,6 +130,11 @@ class Scorer:
             self.policy.reset_scores(self._reference_scores())
         self.watchlist.refresh()
 
+    @property
+    def last_error(self) -> str | None:
+        """What the health endpoint should hear about: a registry or watch-list problem."""
+        return self.models.last_error or self.watchlist.last_error
+
     def process(self, batch: list[tuple[Manifest, dict[str, Any]]]) -> list[Decision]:
         """Decisions for a batch, in input order; existing ones are returned, never remade."""
         ids = [m.parcel_id for m, _ in batch]
@@ -136,10 +148,15 @@ class Scorer:
         fresh.sort(key=lambda item: item[0].accepted_at)
         history = self._history_for([m for m, _ in fresh])
         records = self.decide(fresh, history)
-        if self.persist and self.store is not None:
-            self.store.record_decisions(records, {k: history.stats[k] for k in history.dirty})
-        history.dirty.clear()
         made = {r.decision.parcel_id: r.decision for r in records}
+        if self.persist and self.store is not None and records:
+            inserted = self.store.record_decisions(records, {k: history.stats[k] for k in history.dirty})
+            if inserted != len(records):
+                # Another scorer (after a rebalance) stored some of these first: publish what is stored.
+                made.update(self.store.existing_decisions(list(made)))
+                log.info("some parcels were decided elsewhere first; using the stored decisions",
+                         extra={"records": len(records), "inserted": inserted})
+        history.dirty.clear()
         return [existing.get(pid) or made[pid] for pid in ids]
 
     def _history_for(self, manifests: list[Manifest]) -> HistoryState:
@@ -153,15 +170,16 @@ class Scorer:
         return HistoryState(stats=self.store.load_entity_stats(keys))
 
     def decide(self, batch: list[tuple[Manifest, dict[str, Any]]], history: HistoryState) -> list[DecisionRecord]:
+        """Decide a batch in the order given (event order), with the one model in service now."""
         model = self.models.current
         shadow = self.models.shadow
+        config = self.policy_config
         pending: list[_Pending] = []
         for manifest, raw in batch:
             features = self.features.build(manifest, history)
-            in_scope = self.policy_config.in_scope(
-                manifest.origin.province, manifest.origin.city, manifest.destination.province
-            )
-            hit = self.rules.check(manifest) if in_scope else None
+            origin, destination = manifest.origin, manifest.destination
+            in_scope = config.in_scope(origin.province, origin.city, destination.province, destination.city)
+            hit = self.rules.check(manifest, party_hashes(self.hasher, manifest)) if in_scope else None
             pending.append(_Pending(manifest, raw, features, in_scope, hit.text if hit else None))
         scored_rows = [p.features for p in pending if p.in_scope]
         scores = iter(model.score_rows(scored_rows).tolist()) if model and scored_rows else iter(())
@@ -172,10 +190,8 @@ class Scorer:
             score = next(scores, None) if p.in_scope else None
             shadow_score = next(shadow_scores, None) if p.in_scope else None
             if p.in_scope:
-                hour = int(p.manifest.accepted_at.timestamp() // 3600)
-                choice = self.policy.choose(
-                    p.manifest.parcel_id, p.manifest.hub_id, hour, score, p.rule_text is not None, model is not None
-                )
+                choice = self.policy.choose(p.manifest.parcel_id, p.manifest.hub_id, p.manifest.accepted_at.timestamp(),
+                                            score, p.rule_text is not None, model is not None)
                 action, why, propensity = choice.action, choice.why, choice.propensity
             else:
                 action, why, propensity = "RELEASE", "out_of_scope", 0.0
@@ -184,7 +200,7 @@ class Scorer:
                 score=None if score is None else round(score, 6), propensity=round(propensity, 6),
                 model_name=model.name if model and p.in_scope else None,
                 model_version=model.version if model and p.in_scope else None,
-                reasons=[], decided_at=now,
+                reasons=policy_reasons(why, round(propensity, 6), p.rule_text), decided_at=now,
             )
             records.append(
                 DecisionRecord(
@@ -198,21 +214,13 @@ class Scorer:
         return records
 
     def _explain(self, records: list[DecisionRecord], pending: list[_Pending], model: RiskModel | None) -> None:
-        """Reasons for every SCREEN decision; model contributions are computed in one batched call."""
-        to_explain = [i for i, r in enumerate(records) if r.decision.action == "SCREEN" and model is not None]
-        contributions = model.explain([pending[i].features for i in to_explain], self.settings.explain_top_k) if (
-            model and to_explain) else []
-        by_index = dict(zip(to_explain, contributions, strict=True))
-        for i, record in enumerate(records):
-            d = record.decision
-            reasons: list[Reason] = []
-            if d.why == "rule" and pending[i].rule_text:
-                reasons.append(Reason(feature="rule", contribution=0.0, text=pending[i].rule_text or ""))
-            elif d.why == "exploration":
-                reasons.append(Reason(feature="exploration", contribution=0.0,
-                                      text=f"random exploration check (chosen with probability {d.propensity:.3f})"))
-            elif d.why == "fail_safe":
-                reasons.append(Reason(feature="fail_safe", contribution=0.0,
-                                      text="no risk model in service: every priority-origin parcel is screened"))
-            reasons.extend(by_index.get(i, []))
-            d.reasons = reasons
+        """Model contributions for every SCREEN decision, in one batched call (explaining costs ~100 scores)."""
+        if model is None:
+            return
+        to_explain = [i for i, r in enumerate(records) if r.decision.action == "SCREEN"]
+        if not to_explain:
+            return
+        contributions: list[list[Reason]] = model.explain(
+            [pending[i].features for i in to_explain], self.settings.explain_top_k)
+        for i, reasons in zip(to_explain, contributions, strict=True):
+            records[i].decision.reasons.extend(reasons)

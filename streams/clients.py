@@ -23,9 +23,18 @@ HEARTBEAT_MS = 2000
 
 
 def producer(bootstrap: str, **overrides: object) -> KafkaProducer:
+    """acks=all with retries, one request in flight, not idempotent (unlike kafka-python 3's default).
+
+    Every effect here is idempotent downstream (one decision per parcel id), so duplicates from a retry
+    are harmless. Both settings work around Tansu on S3 storage: pipelined produce requests lose
+    acknowledged records there, and after a restart an idempotent producer goes fatal
+    (OutOfOrderSequenceNumber, then an epoch bump the broker refuses).
+    """
     config: dict[str, object] = {
         "bootstrap_servers": bootstrap,
         "acks": "all",
+        "enable_idempotence": False,
+        "max_in_flight_requests_per_connection": 1,
         "linger_ms": 5,
         "batch_size": 256 * 1024,
         "compression_type": None,

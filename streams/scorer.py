@@ -3,7 +3,8 @@
 Offsets are committed only after every decision of a batch is stored and acknowledged by the broker,
 so a crash anywhere replays the batch; the store returns the first decision for a replayed parcel,
 so a replay republishes it instead of deciding twice (at-least-once delivery, idempotent effects).
-A store or broker failure pauses consumption and retries the same batch with backoff.
+A store or broker failure pauses consumption and retries the failed step of the same batch with
+backoff; a commit refused because the group rebalanced drops the batch, whose new owner replays it.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import CommitFailedError, IllegalStateError, KafkaTimeoutError
+from kafka.producer.future import FutureRecordMetadata
 from kafka.structs import OffsetAndMetadata
 
-from models.manifest import Decision, Manifest
+from models.manifest import Decision
+from parcelguard.errors import ParcelGuardError
 from scoring.engine import Scorer
 from scoring.store import Store
 from streams import clients, topics
@@ -30,6 +33,12 @@ from streams.validate import Rejected, parse_manifest
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
+FLUSH_TIMEOUT_S = 30.0
+Polled = dict[TopicPartition, list[ConsumerRecord]]
+
+
+class PublishError(ParcelGuardError):
+    """The broker did not acknowledge every decision or dead letter of a batch."""
 
 
 @dataclass
@@ -37,7 +46,21 @@ class Counters:
     consumed: int = 0
     decided: int = 0
     dead_lettered: int = 0
+    batches: int = 0
+    retries: int = 0
+    dropped_after_rebalance: int = 0
     by_action: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    by_rejection: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+@dataclass
+class _Batch:
+    """One poll's records and how far they got; a retry resumes at the first step not done."""
+
+    polled: Polled
+    decisions: list[Decision] | None = None
+    rejected: list[tuple[ConsumerRecord, Rejected]] = field(default_factory=list)
+    published: bool = False
 
 
 class StreamScorer:
@@ -61,12 +84,15 @@ class StreamScorer:
         self.max_manifest_bytes = max_manifest_bytes
         self.poll_records = poll_records
         self.on_batch = on_batch
+        # Told of every committed batch: records, decisions, rejections (streams/metrics.py listens here).
+        self.on_committed: Callable[[Polled, list[Decision], list[tuple[ConsumerRecord, Rejected]]], None] | None = None
         self.worker_id = f"scorer-{socket.gethostname()}-{os.getpid()}-{id(self) % 10000}"
         self.counters = Counters()
         self._stop = threading.Event()
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
         self._last_heartbeat = 0.0
+        self._assigned: frozenset[TopicPartition] = frozenset()
 
     # Clients are created on first use, never in the constructor.
     @property
@@ -86,91 +112,179 @@ class StreamScorer:
     def stop(self) -> None:
         self._stop.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def run(self) -> None:
         self.scorer.refresh_model(force=True)
         try:
             while not self._stop.is_set():
                 polled = self.consumer.poll(timeout_ms=200, max_records=self.poll_records)
+                self._track_assignment()
                 if polled:
-                    self._handle_with_retry(polled)
+                    self._handle_with_retry(_Batch(polled))
                 self.scorer.refresh_model()
                 self._heartbeat()
         finally:
             self.close()
 
+    def _track_assignment(self) -> None:
+        """Hub capacities are shared out by partitions: each scorer owns its share of every hub's traffic."""
+        assigned = frozenset(self.consumer.assignment())
+        if assigned == self._assigned:
+            return
+        self._assigned = assigned
+        total = len(self.consumer.partitions_for_topic(topics.MANIFESTS) or ())
+        if assigned and total:
+            self.scorer.policy.set_capacity_fraction(len(assigned) / total)
+        log.info("partitions assigned", extra={"partitions": sorted(tp.partition for tp in assigned), "of": total})
+
     def close(self) -> None:
         self._heartbeat(force=True)
         if self._producer is not None:
-            self._producer.flush()
-            self._producer.close()
+            self._producer.flush(FLUSH_TIMEOUT_S)
+            self._producer.close(FLUSH_TIMEOUT_S)
         if self._consumer is not None:
             self._consumer.close(autocommit=False)
 
-    def _handle_with_retry(self, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+    def handle(self, polled: Polled) -> None:
+        """Process one poll's records to the end (used by tests and tools that drive the loop themselves)."""
+        self._step(_Batch(polled))
+
+    def _handle_with_retry(self, batch: _Batch) -> None:
         backoff = 0.5
         while True:
             try:
-                self.handle(polled)
+                self._step(batch)
                 return
             except Exception as exc:
                 if self._stop.is_set():
                     raise
+                error = f"{type(exc).__name__}: {exc}"
+                self.counters.retries += 1
                 log.error("batch failed; pausing consumption and retrying",
-                          extra={"error": f"{type(exc).__name__}: {exc}", "backoff_s": backoff})
-                self._heartbeat(force=True, error=f"{type(exc).__name__}: {exc}")
-                self._pause_for(backoff, list(polled))
+                          extra={"error": error, "backoff_s": backoff, "records": _count(batch.polled)})
+                self._heartbeat(force=True, error=error)
+                self._pause_for(backoff)
                 backoff = min(MAX_BACKOFF_S, backoff * 2)
 
-    def _pause_for(self, seconds: float, partitions: list[TopicPartition]) -> None:
-        """Wait without losing group membership: poll with every partition paused."""
-        assigned = [tp for tp in partitions if tp in self.consumer.assignment()]
-        self.consumer.pause(*assigned)
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not self._stop.is_set():
-            self.consumer.poll(timeout_ms=100)
-        self.consumer.resume(*[tp for tp in assigned if tp in self.consumer.assignment()])
+    def _step(self, batch: _Batch) -> None:
+        """One batch, in the order that makes a crash or a failure at any line safe."""
+        # 1. Validate, then decide and store (idempotent: parcels already decided come back unchanged).
+        if batch.decisions is None:
+            valid = []
+            batch.rejected = []
+            for record in (r for records in batch.polled.values() for r in records):
+                parsed = parse_manifest(record.value, self.max_manifest_bytes)
+                if isinstance(parsed, Rejected):
+                    batch.rejected.append((record, parsed))
+                else:
+                    valid.append(parsed)
+            batch.decisions = self.scorer.process(valid) if valid else []
 
-    def handle(self, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        """One batch, in the order that makes a crash at any line safe."""
-        records = [record for batch in polled.values() for record in batch]
-        valid: list[tuple[Manifest, dict[str, Any]]] = []
-        rejected: list[tuple[ConsumerRecord, str]] = []
-        for record in records:
-            parsed = parse_manifest(record.value, self.max_manifest_bytes)
-            if isinstance(parsed, Rejected):
-                rejected.append((record, parsed.reason))
-            else:
-                valid.append(parsed)
+        # 2. Publish decisions and dead letters, and wait until the broker has acknowledged every one.
+        if not batch.published:
+            self._publish(batch.decisions, batch.rejected)
+            batch.published = True
 
-        # 1. Decide and store (idempotent: parcels already decided come back unchanged).
-        decisions = self.scorer.process(valid) if valid else []
+        # 3. Commit the next offset of every partition in the batch.
+        if not self._commit(batch.polled):
+            return
+        self._count(batch)
 
-        # 2. Publish decisions and dead letters, and wait for the broker to acknowledge them.
+    def _publish(self, decisions: list[Decision], rejected: list[tuple[ConsumerRecord, Rejected]]) -> None:
+        futures: list[FutureRecordMetadata] = []
+        sent: set[str] = set()
         for decision in decisions:
-            self.producer.send(topics.DECISIONS, key=decision.parcel_id.encode(),
-                               value=decision.model_dump_json().encode())
-        for record, reason in rejected:
-            self.producer.send(topics.MANIFESTS_DLQ, key=record.key, value=record.value or b"", headers=[
-                ("reason", reason.encode()),
+            if decision.parcel_id in sent:  # the same parcel twice in one batch: one decision, published once
+                continue
+            sent.add(decision.parcel_id)
+            futures.append(self.producer.send(topics.DECISIONS, key=decision.parcel_id.encode(),
+                                              value=decision.model_dump_json().encode()))
+        for record, rejection in rejected:
+            futures.append(self.producer.send(topics.MANIFESTS_DLQ, key=record.key, value=record.value or b"", headers=[
+                ("reason", rejection.reason.encode()),
+                ("reason_code", rejection.code.encode()),
                 ("source_topic", record.topic.encode()),
                 ("source_partition", str(record.partition).encode()),
                 ("source_offset", str(record.offset).encode()),
-            ])
+            ]))
             log.warning("manifest dead-lettered", extra={
-                "reason": reason, "partition": record.partition, "offset": record.offset})
-        self.producer.flush()
+                "reason": rejection.reason, "code": rejection.code, "partition": record.partition,
+                "offset": record.offset})
+        try:
+            self.producer.flush(FLUSH_TIMEOUT_S)
+        except KafkaTimeoutError as exc:
+            self._replace_producer()
+            raise PublishError(f"{len(futures)} records not acknowledged within {FLUSH_TIMEOUT_S:.0f}s") from exc
+        # flush() returns even when sends failed; each future says whether its record was written.
+        failed = [f for f in futures if not f.is_done or f.failed()]
+        if failed:
+            self._replace_producer()
+            first = failed[0].exception if failed[0].is_done else "not acknowledged"
+            raise PublishError(f"{len(failed)} of {len(futures)} records not acknowledged: {first!r}")
 
-        # 3. Commit the next offset of every partition in the batch.
-        offsets = {tp: OffsetAndMetadata(batch[-1].offset + 1, "", -1) for tp, batch in polled.items() if batch}
-        self.consumer.commit(offsets)
+    def _replace_producer(self) -> None:
+        """A failed send may have left the producer in a fatal state (an idempotent producer whose broker
+        lost its sequence state never recovers: Tansu after a restart): the retry gets a fresh one."""
+        if self._producer is not None:
+            try:
+                self._producer.close(timeout=1)
+            except Exception as exc:
+                log.warning("could not close the failed producer", extra={"error": f"{type(exc).__name__}: {exc}"})
+            self._producer = None
 
-        self.counters.consumed += len(records)
+    def _commit(self, polled: Polled) -> bool:
+        """Commit offset+1 per partition; False when the group took the partitions away meanwhile."""
+        offsets = {tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in polled.items() if records}
+        try:
+            self.consumer.commit(offsets)
+            return True
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group rebalanced: the partitions' new owner replays from the last commit and gets the
+            # stored decisions back, so dropping this commit loses nothing and decides nothing twice.
+            self.counters.dropped_after_rebalance += _count(polled)
+            log.warning("commit refused after a rebalance; the new owner replays the batch",
+                        extra={"error": f"{type(exc).__name__}: {exc}", "records": _count(polled)})
+            return False
+
+    def _count(self, batch: _Batch) -> None:
+        decisions = batch.decisions or []
+        self.counters.batches += 1
+        self.counters.consumed += _count(batch.polled)
         self.counters.decided += len(decisions)
-        self.counters.dead_lettered += len(rejected)
+        self.counters.dead_lettered += len(batch.rejected)
         for decision in decisions:
             self.counters.by_action[f"{decision.action}:{decision.why}"] += 1
+        for _, rejection in batch.rejected:
+            self.counters.by_rejection[rejection.code] += 1
         if self.on_batch is not None:
             self.on_batch(decisions)
+        if self.on_committed is not None:
+            self.on_committed(batch.polled, decisions, batch.rejected)
+
+    def _pause_for(self, seconds: float) -> None:
+        """Wait without losing group membership: poll with every assigned partition paused.
+
+        A rebalance during the wait can hand over new, unpaused partitions; anything polled from
+        them is rewound, so the wait never consumes (and so never skips) a record.
+        """
+        deadline = time.monotonic() + seconds
+        try:
+            while time.monotonic() < deadline and not self._stop.is_set():
+                self.consumer.pause(*self.consumer.assignment())
+                for tp, records in self.consumer.poll(timeout_ms=100).items():
+                    if records:
+                        self.consumer.seek(tp, records[0].offset)
+        except Exception as exc:  # the broker may be the thing that is down; the retry will tell
+            log.warning("could not poll while paused", extra={"error": f"{type(exc).__name__}: {exc}"})
+            time.sleep(max(0.0, deadline - time.monotonic()))
+        finally:
+            try:
+                self.consumer.resume(*self.consumer.paused())
+            except Exception as exc:
+                log.warning("could not resume partitions", extra={"error": f"{type(exc).__name__}: {exc}"})
 
     def _heartbeat(self, force: bool = False, error: str | None = None) -> None:
         now = time.monotonic()
@@ -185,7 +299,11 @@ class StreamScorer:
                 "consumed": self.counters.consumed,
                 "decided": self.counters.decided,
                 "dead_lettered": self.counters.dead_lettered,
-                "last_error": error or self.scorer.models.last_error,
+                "last_error": error or self.scorer.last_error,
             })
         except Exception as exc:  # status reporting must never stop scoring; say so and go on
             log.warning("could not write scorer heartbeat", extra={"error": str(exc)})
+
+
+def _count(polled: Polled) -> int:
+    return sum(len(records) for records in polled.values())

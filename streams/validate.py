@@ -1,4 +1,8 @@
-"""Raw Kafka bytes to a validated manifest, or a reason that goes to the dead-letter topic."""
+"""Raw Kafka bytes to a validated manifest, or a reason that goes to the dead-letter topic.
+
+Every rejection carries a short machine-readable ``code`` (what metrics and the DLQ headers group by)
+and a human ``reason`` naming the field and the problem, so a hub can fix its feed from the DLQ alone.
+"""
 
 from __future__ import annotations
 
@@ -10,36 +14,50 @@ from pydantic import ValidationError
 
 from models.manifest import SCHEMA_VERSION, Manifest
 
+# Rejection codes, one per kind of bad input the scorer dead-letters.
+EMPTY = "empty"
+OVERSIZE = "oversize"
+INVALID_JSON = "invalid_json"
+NOT_OBJECT = "not_object"
+UNKNOWN_SCHEMA = "unknown_schema_version"
+MISSING_FIELD = "missing_field"
+INVALID_FIELD = "invalid_field"
+CODES = (EMPTY, OVERSIZE, INVALID_JSON, NOT_OBJECT, UNKNOWN_SCHEMA, MISSING_FIELD, INVALID_FIELD)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class Rejected:
     reason: str
+    code: str = INVALID_FIELD
 
 
 def explain_validation(exc: ValidationError, limit: int = 3) -> str:
+    errors = exc.errors(include_url=False)
     parts = []
-    for error in exc.errors()[:limit]:
+    for error in errors[:limit]:
         where = ".".join(str(p) for p in error["loc"]) or "manifest"
         parts.append(f"{where}: {error['msg']}")
-    more = len(exc.errors()) - limit
+    more = len(errors) - limit
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
 def parse_manifest(value: bytes | None, max_bytes: int) -> tuple[Manifest, dict[str, Any]] | Rejected:
-    if value is None:
-        return Rejected("empty message (tombstone)")
+    """The manifest and its raw dict (extra fields included), or why it cannot be scored."""
+    if not value:  # None is a tombstone; b"" is a producer bug; neither is a manifest
+        return Rejected("empty message: no manifest in the record value", EMPTY)
     if len(value) > max_bytes:
-        return Rejected(f"oversize: {len(value)} bytes, limit {max_bytes}")
+        return Rejected(f"oversize: {len(value)} bytes, limit {max_bytes}", OVERSIZE)
     try:
         raw = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
-        return Rejected(f"invalid JSON: {exc}")
+        return Rejected(f"invalid JSON: {exc}", INVALID_JSON)
     if not isinstance(raw, dict):
-        return Rejected(f"a manifest must be a JSON object, got {type(raw).__name__}")
+        return Rejected(f"a manifest must be a JSON object, got {type(raw).__name__}", NOT_OBJECT)
     version = raw.get("schema_version")
-    if version != SCHEMA_VERSION:
-        return Rejected(f"unknown schema_version {version!r}; supported: {SCHEMA_VERSION}")
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        return Rejected(f"unknown schema_version {version!r}; supported: {SCHEMA_VERSION}", UNKNOWN_SCHEMA)
     try:
         return Manifest.model_validate(raw), raw
     except ValidationError as exc:
-        return Rejected(f"invalid manifest: {explain_validation(exc)}")
+        missing = any(error["type"] == "missing" for error in exc.errors(include_url=False))
+        return Rejected(f"invalid manifest: {explain_validation(exc)}", MISSING_FIELD if missing else INVALID_FIELD)

@@ -2,13 +2,17 @@
 
 Both go through ``models.features`` exactly as serving does: the bootstrap replays every manifest
 through a ``HistoryState`` in time order (and hands that state to the store so live scoring goes on
-where the history ends); retraining reads back the feature rows logged at decision time.
+where the history ends); retraining reads back the feature rows logged at decision time, so entity
+history is as of the decision and never sees the parcel's future.
 Labels are weighted by inverse propensity so that what the policy chose to screen does not
-masquerade as the population; released parcels without a label are left out, never called clean.
+masquerade as the population; released parcels without a label are left out, never called clean
+(the exploration labels, weighted up, stand for them). Unlabelled rows are still kept as a sample of
+the population, which is what drift references and the policy's score window must describe.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,23 +30,28 @@ from scoring.policy import PolicyConfig
 from scoring.store import Store
 
 MIN_PROPENSITY = 0.005  # caps an exploration label's weight at 200
+POPULATION_SAMPLE = 40_000  # latest in-scope rows kept (labelled or not) to describe the population
+_COLUMNS = ("ids", "rows", "labels", "weights", "times", "whys")
 
 
 @dataclass
 class TrainingSet:
-    """Feature rows with labels, IPW weights and event times, sorted by time."""
+    """Feature rows with labels, IPW weights and event times, sorted by time; plus a population sample."""
 
     ids: list[str] = field(default_factory=list)
     rows: list[FeatureRow] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
+    whys: list[str] = field(default_factory=list)  # why the label exists: history, model, exploration, late...
     source: str = ""
+    population: list[tuple[float, FeatureRow]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def add(self, parcel_id: str, row: FeatureRow, label: bool, weight: float, at: float) -> None:
+    def add(self, parcel_id: str, row: FeatureRow, label: bool, weight: float, at: float, why: str = "history") -> None:
+        self.whys.append(why)
         self.ids.append(parcel_id)
         self.rows.append(row)
         self.labels.append(int(label))
@@ -50,20 +59,40 @@ class TrainingSet:
         self.times.append(at)
 
     def extend(self, other: TrainingSet) -> None:
-        for name in ("ids", "rows", "labels", "weights", "times"):
+        for name in _COLUMNS:
             getattr(self, name).extend(getattr(other, name))
         self.source = "+".join(filter(None, [self.source, other.source]))
+        self.population = sorted([*self.population, *other.population], key=lambda item: item[0])[-POPULATION_SAMPLE:]
         self.sort()
 
     def sort(self) -> None:
         order = sorted(range(len(self)), key=lambda i: (self.times[i], self.ids[i]))
-        for name in ("ids", "rows", "labels", "weights", "times"):
+        for name in _COLUMNS:
             values = getattr(self, name)
             setattr(self, name, [values[i] for i in order])
 
     def subset(self, start: int, stop: int) -> TrainingSet:
-        return TrainingSet(self.ids[start:stop], self.rows[start:stop], self.labels[start:stop],
-                           self.weights[start:stop], self.times[start:stop], self.source)
+        part = TrainingSet(source=self.source)
+        for name in _COLUMNS:
+            setattr(part, name, getattr(self, name)[start:stop])
+        if start < stop:
+            low, high = self.times[start], self.times[stop - 1]
+            part.population = [(t, r) for t, r in self.population if low <= t <= high]
+        return part
+
+    def between(self, since: float | None = None, until: float | None = None) -> TrainingSet:
+        """Rows with ``since <= time < until`` (epoch seconds)."""
+        times = np.asarray(self.times)
+        start = 0 if since is None else int(np.searchsorted(times, since, side="left"))
+        stop = len(self) if until is None else int(np.searchsorted(times, until, side="left"))
+        return self.subset(start, max(start, stop))
+
+    def population_rows(self, since: float | None = None) -> list[FeatureRow]:
+        """The population sample from ``since`` on; the labelled rows when no sample was kept."""
+        rows = [r for t, r in self.population if since is None or t >= since]
+        if rows:
+            return rows
+        return [r for t, r in zip(self.times, self.rows, strict=True) if since is None or t >= since]
 
     @property
     def y(self) -> np.ndarray:
@@ -72,6 +101,10 @@ class TrainingSet:
     @property
     def w(self) -> np.ndarray:
         return np.asarray(self.weights, dtype=np.float64)
+
+    @property
+    def positives(self) -> int:
+        return int(sum(self.labels))
 
     def window(self) -> tuple[str, str]:
         if not self.times:
@@ -109,36 +142,65 @@ def replay_history(
 ) -> tuple[TrainingSet, HistoryState]:
     """Featurise a labelled history in time order; in-scope parcels with an outcome become rows."""
     labels = read_labels(outcomes_path)
+
+    def manifests() -> Iterator[Manifest]:
+        for n, raw in enumerate(read_jsonl(manifests_path), 1):
+            try:
+                yield Manifest.model_validate(raw)
+            except ValidationError as exc:
+                raise ValueError(f"{manifests_path}: manifest {n} is invalid: {exc.errors()[0]['msg']}") from exc
+            if progress is not None and n % 10000 == 0:
+                progress(n)
+
+    data, history = replay_manifests(manifests(), labels, builder, policy, history)
+    data.source = f"bootstrap:{manifests_path.name}"
+    return data, history
+
+
+def replay_manifests(
+    manifests: Iterator[Manifest] | list[Manifest],
+    labels: dict[str, bool],
+    builder: FeatureBuilder,
+    policy: PolicyConfig,
+    history: HistoryState | None = None,
+) -> tuple[TrainingSet, HistoryState]:
+    """The replay itself, over validated manifests in time order (the simulator calls it directly)."""
     history = history or HistoryState()
-    data = TrainingSet(source=f"bootstrap:{manifests_path.name}")
-    for n, raw in enumerate(read_jsonl(manifests_path), 1):
-        try:
-            manifest = Manifest.model_validate(raw)
-        except ValidationError as exc:
-            raise ValueError(f"{manifests_path}: manifest {n} is invalid: {exc.errors()[0]['msg']}") from exc
+    data = TrainingSet(source="bootstrap")
+    population: deque[tuple[float, FeatureRow]] = deque(maxlen=POPULATION_SAMPLE)
+    for manifest in manifests:
         row = builder.build(manifest, history)
+        if not policy.in_scope(manifest.origin.province, manifest.origin.city, manifest.destination.province):
+            continue
+        at = manifest.accepted_at.timestamp()
+        population.append((at, row))
         label = labels.get(manifest.parcel_id)
-        in_scope = policy.in_scope(manifest.origin.province, manifest.origin.city, manifest.destination.province)
-        if in_scope and label is not None:
-            data.add(manifest.parcel_id, row, label, 1.0, manifest.accepted_at.timestamp())
-        if progress is not None and n % 10000 == 0:
-            progress(n)
+        if label is not None:
+            data.add(manifest.parcel_id, row, label, 1.0, at)
+    data.population = list(population)
     data.sort()
     return data, history
 
 
-def from_decision_log(store: Store, since: datetime | None = None) -> TrainingSet:
+def from_decision_log(store: Store, since: datetime | None = None, until: datetime | None = None) -> TrainingSet:
     """Labelled rows from the decision log, IPW-weighted; unlabelled released parcels are left out.
 
-    Screened parcels weigh 1/propensity. A late label on a released parcel weighs 1: it surfaced by
-    being found, not by being sampled, so inflating it by the exploration odds would overstate it.
+    Screened parcels weigh 1/propensity (1 for model and rule picks, about 1/0.005 for exploration).
+    A late label on a released parcel weighs 1: it surfaced by being found, not by being sampled, so
+    inflating it by the exploration odds would overstate it. Only outcomes already recorded count,
+    so a training run never sees a label from after its own start.
     """
     data = TrainingSet(source="decision-log")
-    for row in store.labelled_rows(since=since):
-        if row.label is None or row.why == "out_of_scope":
+    population: deque[tuple[float, FeatureRow]] = deque(maxlen=POPULATION_SAMPLE)
+    for row in store.labelled_rows(since=since, until=until):
+        if row.why == "out_of_scope":
+            continue
+        at = row.accepted_at.timestamp()
+        population.append((at, row.features))
+        if row.label is None:
             continue
         weight = 1.0 / max(row.propensity, MIN_PROPENSITY) if row.action == "SCREEN" else 1.0
-        data.add(row.parcel_id, row.features, row.label, weight, row.accepted_at.timestamp())
+        why = row.why if row.action == "SCREEN" else "late"
+        data.add(row.parcel_id, row.features, row.label, weight, at, why)
+    data.population = list(population)
     return data
-
-

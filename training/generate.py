@@ -552,9 +552,9 @@ def _weighted_one(items: Weighted, u: float) -> str:
 class _Ids:
     """Fake but well-formed identities; phones and account ids are kept unique."""
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    def __init__(self, rng: np.random.Generator, seen: set[str] | None = None) -> None:
         self.rng = rng
-        self._seen: set[str] = set()
+        self.seen: set[str] = set() if seen is None else seen
         # Common surnames are far commoner (Wang, Li, Zhang ...).
         self._surname_cum = np.cumsum([1.0 / (i + 4) for i in range(len(_SURNAMES))])
 
@@ -571,9 +571,9 @@ class _Ids:
 
     def _unique(self, first: str, redraw: Callable[[], str]) -> str:
         value = first
-        while value in self._seen:
+        while value in self.seen:
             value = redraw()
-        self._seen.add(value)
+        self.seen.add(value)
         return value
 
     def phones(self, n: int) -> list[str]:
@@ -688,6 +688,7 @@ class _Batch:
     drugs: list[Weighted] = field(default_factory=list)
     grams: list[tuple[float, float]] = field(default_factory=list)
     merchant: list[bool] = field(default_factory=list)
+    u: list[float] = field(default_factory=list)  # the uniform each label is drawn with (u < p)
 
     def add_goods(self, goods: _Goods) -> None:
         self.description += goods.description
@@ -698,9 +699,11 @@ class _Batch:
         self.weight += goods.weight
         self.dims += goods.dims
 
-    def add_truth(self, n: int, *, pattern: str = "benign", p: Sequence[float] | None = None,
+    def add_truth(self, u: list[float], *, pattern: str = "benign", p: Sequence[float] | None = None,
                   drugs: Weighted = _BACKGROUND_DRUGS, grams: tuple[float, float] = (5.0, 200.0),
                   merchant: bool = False) -> None:
+        n = len(u)
+        self.u += u
         self.p += [float("nan")] * n if p is None else list(p)
         self.pattern += [pattern] * n
         self.drugs += [drugs] * n
@@ -784,9 +787,9 @@ class _World:
         self._build_recipients()
         self._build_people()
         self._build_merchants()
-        self.rings = [_Ring(spec, self, 0) for spec in RINGS]
+        self.rings = [_Ring(spec, self, 0, stream=k) for k, spec in enumerate(RINGS)]
         if config.new_pattern_day is not None:
-            self.rings.append(_Ring(NEW_RING, self, config.new_pattern_day))
+            self.rings.append(_Ring(NEW_RING, self, config.new_pattern_day, stream=len(RINGS)))
 
     # ---- construction
 
@@ -859,11 +862,12 @@ class _World:
                 f"Rm {1 + int(u[6] * 32)}{1 + int(u[7] * 4):02d}, {tail}")
 
     def new_recipients(self, areas: Sequence[int], kinds: Sequence[str],
-                       surnames: Sequence[str | None] | None = None) -> list[int]:
+                       surnames: Sequence[str | None] | None = None, ids: _Ids | None = None) -> list[int]:
+        ids = ids or self.ids
         n = len(areas)
-        names = self.ids.names(n, surnames)
-        phones = self.ids.phones(n)
-        u = self.rng.random((n, 8)).tolist()
+        names = ids.names(n, surnames)
+        phones = ids.phones(n)
+        u = ids.rng.random((n, 8)).tolist()
         add = self.recipients.add
         return [add(nm, ph, self._address(a, k, r), k, a)
                 for nm, ph, a, k, r in zip(names, phones, areas, kinds, u, strict=True)]
@@ -885,9 +889,10 @@ class _World:
         kinds = _pick_names(rng, (("locker", .4), ("pickup_point", .3), ("home", .3)), k)
         self.collectors = self.new_recipients(_pick(rng, self.area_cum, k).tolist(), kinds)
 
-    def _dates(self, days: Sequence[float], none_rate: float) -> list[str | None]:
+    def dates(self, days: Sequence[float], none_rate: float, rng: np.random.Generator | None = None
+              ) -> list[str | None]:
         # Legacy accounts migrated without an opening date.
-        missing = (self.rng.random(len(days)) < none_rate).tolist()
+        missing = ((rng or self.rng).random(len(days)) < none_rate).tolist()
         start = self.cfg.start
         return [None if m else (start + dt.timedelta(days=int(d))).isoformat()
                 for d, m in zip(days, missing, strict=True)]
@@ -909,7 +914,7 @@ class _World:
         family = [sur[f] if x[2] < 0.45 and r == 0.0 else None for f, x, r in zip(favorite, u, risky, strict=True)]
         provinces = [ORIGINS[c].province for c in cities]
         idents = zip(self.ids.names(n, family), self.ids.phones(n), self.ids.id_numbers(provinces),
-                     self.ids.accounts(n, business=False), self._dates(opened, 0.03), strict=True)
+                     self.ids.accounts(n, business=False), self.dates(opened, 0.03), strict=True)
         return [
             self.senders.add(ident, op, c, self.outlet_in(c, x[3]), favorite=f, risk=r)
             for ident, op, c, x, f, r in zip(idents, opened, cities, u, favorite, risky, strict=True)
@@ -937,7 +942,7 @@ class _World:
         shop_mix = _pick_names(rng, _SHOP_MIX, n)
         provinces = [ORIGINS[c].province for c in cities]
         idents = zip(self.ids.names(n), self.ids.phones(n), self.ids.id_numbers(provinces),
-                     self.ids.accounts(n, business=True), self._dates(opened, 0.02), strict=True)
+                     self.ids.accounts(n, business=True), self.dates(opened, 0.02), strict=True)
         services = _pick_names(rng, (("standard", .55), ("economy", .3), ("express", .15)), n)
         price = rng.lognormal(0, 0.4, n).tolist()
         activity = rng.lognormal(0.0, 1.7, n).tolist()  # a few big shops ship most
@@ -1033,7 +1038,7 @@ class _World:
         batch.service += [s.service[i] for i in senders]
         batch.payment += _pick_names(rng, (("business_account", .85), ("prepaid", .08), ("cod", .07)), n)
         batch.verified += self._verified(outlets)
-        batch.add_truth(n, merchant=True)
+        batch.add_truth(rng.random(n).tolist(), merchant=True)
 
     def _persons(self, batch: _Batch, d: int, n: int) -> None:
         rng = self.rng
@@ -1067,7 +1072,7 @@ class _World:
         batch.payment += _pick_names(rng, (("prepaid", .66), ("cash", .24), ("cod", .1)), n)
         batch.verified += self._verified(outlets)
         first = len(batch.pattern)
-        batch.add_truth(n)
+        batch.add_truth(rng.random(n).tolist())
         for i in (i for i, dl in enumerate(risky) if dl):
             batch.pattern[first + i] = "diffuse"
             batch.drugs[first + i] = _DIFFUSE_DRUGS
@@ -1090,7 +1095,7 @@ class _World:
         batch.service += _pick_names(rng, (("standard", .7), ("economy", .2), ("express", .1)), n)
         batch.payment += _pick_names(rng, (("prepaid", .5), ("cod", .3), ("cash", .2)), n)
         batch.verified += self._verified(outlets)
-        batch.add_truth(n)
+        batch.add_truth(rng.random(n).tolist())
 
     # ---- truth and assembly
 
@@ -1113,21 +1118,25 @@ class _World:
         return np.where(np.isnan(p), latent, p)
 
     def _assemble(self, batch: _Batch, d: int, date: dt.date, shifted: bool) -> list[Parcel]:
-        rng = self.rng
+        # A per-day stream drawn one row per parcel: how many ring parcels a day has must change
+        # neither the other parcels of the day nor later days.
         n = len(batch.sec)
+        rng = np.random.default_rng([self.cfg.seed, 0, d])
+        u = rng.random((n, 5))
         carriers = [self.outlet_carrier[o] for o in batch.outlet]
         weight, dims = _reported_size(batch, carriers, shifted)
         origins = [self.outlets[o] for o in batch.outlet]
         dests = [self.recipients.rows[r] for r in batch.recipient]
         p = self._true_p(batch, d, [o[2] for o in origins], [r[3] for r in dests])
-        label = (rng.random(n) < p).tolist()
-        postcode_null = (rng.random(n) < 0.08).tolist()
+        label = (np.array(batch.u) < p).tolist()
+        postcode_null = (u[:, 0] < 0.08).tolist()
         # Second X-ray some minutes to hours after acceptance (log-uniform, 20 min to 30 h).
-        screened = np.array(batch.sec) + np.exp(rng.uniform(np.log(1200), np.log(30 * 3600), n)).astype(np.int64)
+        delay = np.exp(np.log(1200) + u[:, 1] * np.log(30 * 3600 / 1200)).astype(np.int64)
+        screened = np.array(batch.sec, dtype=np.int64) + delay
         days = [(date + dt.timedelta(days=k)).isoformat() for k in range(3)]
         screened_at = [f"{days[x // 86400]}T{_TIMES[x % 86400]}+08:00" for x in screened.tolist()]
-        u_drug = rng.random((n, 2)).tolist()
-        waybills = self._waybills(carriers)
+        u_drug = u[:, 2:4].tolist()
+        waybills = self._waybills(rng, carriers, (u[:, 4] * 10**12).astype(np.int64).tolist())
         s = self.senders
         out: list[Parcel] = []
         for i in sorted(range(n), key=batch.sec.__getitem__):
@@ -1169,13 +1178,13 @@ class _World:
             out.append((manifest, truth, outcome))
         return out
 
-    def _waybills(self, carriers: list[str]) -> list[str]:
+    def _waybills(self, rng: np.random.Generator, carriers: list[str], numbers: list[int]) -> list[str]:
         out = []
-        for carrier, x in zip(carriers, self.rng.integers(0, 10**12, len(carriers)).tolist(), strict=True):
+        for carrier, x in zip(carriers, numbers, strict=True):
             prefix, digits = _WAYBILL[carrier]
             wb = f"{prefix}{x % 10**digits:0{digits}d}"
             while wb in self._seen_waybills:
-                wb = f"{prefix}{int(self.rng.integers(0, 10**digits)):0{digits}d}"
+                wb = f"{prefix}{int(rng.integers(0, 10**digits)):0{digits}d}"
             self._seen_waybills.add(wb)
             out.append(wb)
         return out
@@ -1212,36 +1221,40 @@ def _contents(batch: _Batch, i: int) -> dict[str, Any]:
 class _Ring:
     """A ring's running state: burnt and fresh identities, active drops, complicit outlets."""
 
-    def __init__(self, spec: RingSpec, world: _World, start_day: int) -> None:
+    def __init__(self, spec: RingSpec, world: _World, start_day: int, stream: int) -> None:
         self.spec = spec
         self.world = world
         self.start_day = start_day
+        # Each ring draws from its own stream, so the benign flow (a promo, say) never changes what the
+        # rings ship, and adding the new ring leaves everything else as it was.
+        self.rng = np.random.default_rng([world.cfg.seed, 1 + stream])
+        self.ids = _Ids(self.rng, seen=world.ids.seen)
         self.origin_names, self.origin_cum = _table(spec.origins)
         self.dest_names, self.dest_cum = _table(spec.dest_cities)
         # Complicit outlets are real, busy outlets in the ring's main cities, so outlet volume is no tell.
-        u = world.rng.random(2).tolist()
+        u = self.rng.random(2).tolist()
         self.complicit = [world.outlet_in(_CITY_INDEX[c], x) for c, x in zip(self.origin_names[:2], u, strict=False)]
         self.fronts: list[list[int]] = []  # [sender index, parcels left]
         self.drops: list[list[int]] = []  # [recipient index, parcels left, parcels so far]
 
     def _new_front(self, d: int) -> None:
         world = self.world
-        rng = world.rng
+        rng = self.rng
         spec = self.spec
         ci = _CITY_INDEX[self.origin_names[int(_pick(rng, self.origin_cum, 1)[0])]]
         lo, hi = (60, 1500) if rng.random() < spec.aged else spec.account_age
         opened = d - int(rng.integers(lo, hi + 1))
         # Identities are bought or stolen anywhere, so the ID's province often differs from the origin.
         prov = ORIGINS[ci].province if rng.random() < 0.6 else _pick1(tuple(PROVINCE_CODES), rng.random())
-        ids = world.ids
+        ids = self.ids
         ident = (ids.names(1)[0], ids.phones(1)[0], ids.id_numbers([prov])[0],
-                 ids.accounts(1, business=spec.business)[0], world._dates([opened], 0.02)[0])
+                 ids.accounts(1, business=spec.business)[0], world.dates([opened], 0.02, rng)[0])
         idx = world.senders.add(ident, opened, ci, world.outlet_in(ci, rng.random()))
         self.fronts.append([idx, int(rng.integers(spec.uses[0], spec.uses[1] + 1))])
 
     def _front(self, d: int) -> int:
         """A sender identity, burnt after a few parcels; usually two or three are in use at once."""
-        rng = self.world.rng
+        rng = self.rng
         while len(self.fronts) < 2 or rng.random() < 0.1:
             self._new_front(d)
         k = int(rng.integers(len(self.fronts)))
@@ -1253,16 +1266,16 @@ class _Ring:
 
     def _new_drop_recipient(self) -> int:
         world = self.world
-        rng = world.rng
+        rng = self.rng
         if rng.random() < self.spec.mules:  # a real resident lends name, phone and history
             return int(_pick(rng, world.resident_cum, 1)[0])
         areas = world.city_areas[self.dest_names[int(_pick(rng, self.dest_cum, 1)[0])]]
         area = areas[int(rng.integers(len(areas)))]
-        return world.new_recipients([area], _pick_names(rng, self.spec.address_types, 1))[0]
+        return world.new_recipients([area], _pick_names(rng, self.spec.address_types, 1), ids=self.ids)[0]
 
     def _drop(self) -> tuple[int, bool]:
         """Returns (recipient, first parcel to it): a new drop's first parcel is often a dry run."""
-        rng = self.world.rng
+        rng = self.rng
         spec = self.spec
         if len(self.drops) < spec.drops:
             uses = int(rng.integers(spec.drop_uses[0], spec.drop_uses[1] + 1))
@@ -1279,7 +1292,7 @@ class _Ring:
 
     def _plan(self, d: int, lam: float) -> tuple[list[tuple[int, int, bool]], list[int]]:
         """Who sends to whom today, and when: (sender, recipient, dry run) rows and their seconds."""
-        rng = self.world.rng
+        rng = self.rng
         spec = self.spec
         lo, hi = spec.hours[0] * 3600, spec.hours[1] * 3600
         plan: list[tuple[int, int, bool]] = []
@@ -1304,7 +1317,7 @@ class _Ring:
 
     def emit(self, batch: _Batch, d: int, weekday: int) -> None:
         world = self.world
-        rng = world.rng
+        rng = self.rng
         spec = self.spec
         plan, secs = self._plan(d, spec.rate * world.scale * _WEEKDAY[weekday])
         n = len(plan)
@@ -1332,7 +1345,7 @@ class _Ring:
         batch.verified += (rng.random(n) >= np.maximum(world.lapse[outlets], spec.unverified)).tolist()
         # Dry runs to a new drop and decoys carry less; p stays in roughly 0.15-0.8.
         p = rng.uniform(spec.p[0], spec.p[1], n) * np.where(dry, 0.5, 1.0)
-        batch.add_truth(n, pattern=spec.pattern, p=p.tolist(), drugs=spec.drugs, grams=spec.grams)
+        batch.add_truth(rng.random(n).tolist(), pattern=spec.pattern, p=p.tolist(), drugs=spec.drugs, grams=spec.grams)
 
 
 def _pick_int(seq: Sequence[int], u: float) -> int:

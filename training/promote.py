@@ -1,14 +1,17 @@
 """Promotion: a challenger becomes champion only if it passes behavioural checks and beats the
 champion on the same recent, bias-corrected held-out period by the configured margin.
 
-Losing challengers keep the ``challenger`` alias, so scorers run them in shadow beside the champion.
+Both models are scored on the challenger's held-out rows, IPW-weighted; where the champion was trained
+on part of that period, only the rows after its own training cut count (so it is not judged on labels it
+learnt from), unless that leaves too few contraband labels to compare on. Losing challengers keep the
+``challenger`` alias, so scorers run them in shadow beside the champion, never acting on their scores.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import mlflow
 import numpy as np
@@ -19,6 +22,8 @@ from training import evaluate
 from training.dataset import TrainingSet
 
 log = logging.getLogger(__name__)
+METRIC = "recall_at_capacity"
+MIN_POSITIVES = 5  # fewer contraband labels than this in the champion-unseen rows: compare on all of them
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,9 @@ class Comparison:
     checks_passed: bool
     promoted: bool
     reason: str
+    rows: int = 0
+    positives: int = 0
+    details: dict[str, float] = field(default_factory=dict)
 
 
 def behaviour_checks(model: RiskModel, data: TrainingSet) -> list[str]:
@@ -54,34 +62,63 @@ def behaviour_checks(model: RiskModel, data: TrainingSet) -> list[str]:
     return failures
 
 
+def comparison_rows(recent: TrainingSet, champion_trained_until: float | None) -> tuple[TrainingSet, str]:
+    """The rows both models are judged on, and a note when the champion had seen some of them."""
+    if champion_trained_until is None or not len(recent) or recent.times[0] >= champion_trained_until:
+        return recent, ""
+    unseen = recent.between(since=champion_trained_until)
+    if unseen.positives >= MIN_POSITIVES:
+        return unseen, ""
+    return recent, " (the champion was trained on part of this period)"
+
+
+def judge(
+    challenger: RiskModel,
+    champion: RiskModel | None,
+    recent: TrainingSet,
+    capacity_share: float,
+    margin: float,
+    champion_trained_until: float | None = None,
+) -> Comparison:
+    """The promotion decision alone (no registry): the simulator and the training job share it."""
+    failures = behaviour_checks(challenger, recent)
+    rows, note = comparison_rows(recent, champion_trained_until)
+    mine = evaluate.summary(challenger.score_rows(rows.rows), rows.y, capacity_share, rows.w)
+    theirs = evaluate.summary(champion.score_rows(rows.rows), rows.y, capacity_share, rows.w) if champion else {}
+    challenger_value = mine[METRIC]
+    champion_value = theirs.get(METRIC)
+    if failures:
+        promoted, reason = False, "; ".join(failures)
+    elif champion is None:
+        promoted, reason = True, "no champion yet"
+    elif math.isnan(challenger_value) or champion_value is None or math.isnan(champion_value):
+        promoted, reason = False, "no contraband in the recent period to compare on"
+    else:
+        promoted = challenger_value >= champion_value + margin
+        reason = f"{METRIC} {challenger_value:.4f} vs champion {champion_value:.4f} (margin {margin}){note}"
+    details = {f"challenger_{k}": v for k, v in mine.items() if np.isfinite(v)}
+    details.update({f"champion_{k}": v for k, v in theirs.items() if np.isfinite(v)})
+    return Comparison(challenger.version, champion.version if champion else None, METRIC, challenger_value,
+                      champion_value, margin, not failures, promoted, reason, len(rows), rows.positives, details)
+
+
 def compare_and_promote(
     challenger: RiskModel, recent: TrainingSet, capacity_share: float, margin: float
 ) -> Comparison:
     """Judge both models on the challenger's held-out period; move aliases; log the comparison."""
     name = challenger.name
     champion = registry.load_alias(name, "champion")
-    failures = behaviour_checks(challenger, recent)
-    metric = "recall_at_capacity"
-    challenger_value = evaluate.at_capacity(
-        challenger.score_rows(recent.rows), recent.y, capacity_share, recent.w).recall
-    champion_value = None
-    if champion is not None:
-        champion_value = evaluate.at_capacity(
-            champion.score_rows(recent.rows), recent.y, capacity_share, recent.w).recall
-    if failures:
-        promoted, reason = False, "; ".join(failures)
-    elif champion is None:
-        promoted, reason = True, "no champion yet"
-    elif math.isnan(challenger_value):
-        promoted, reason = False, "no contraband in the recent period to compare on"
+    until = registry.trained_until(name, champion.version) if champion else None
+    comparison = judge(challenger, champion, recent, capacity_share, margin, until)
+    if comparison.promoted:
+        registry.set_alias(name, "champion", challenger.version)
+        if registry.alias_version(name, "challenger") is not None:
+            registry.delete_alias(name, "challenger")  # the old shadow lost to what is now live
     else:
-        promoted = challenger_value >= (champion_value or 0.0) + margin
-        reason = (f"{metric} {challenger_value:.4f} vs champion {champion_value:.4f} (margin {margin})")
-    comparison = Comparison(challenger.version, champion.version if champion else None, metric,
-                            challenger_value, champion_value, margin, not failures, promoted, reason)
-    registry.set_alias(name, "champion" if promoted else "challenger", challenger.version)
+        registry.set_alias(name, "challenger", challenger.version)
     if mlflow.active_run() is not None:
         mlflow.log_dict(asdict(comparison), "promotion.json")
-        mlflow.set_tag("promoted", str(promoted).lower())
-    log.info("promotion decision", extra={"promoted": promoted, "reason": reason})
+        mlflow.log_metrics({f"promotion_{k}": v for k, v in comparison.details.items()})
+        mlflow.set_tag("promoted", str(comparison.promoted).lower())
+    log.info("promotion decision", extra={"promoted": comparison.promoted, "reason": comparison.reason})
     return comparison

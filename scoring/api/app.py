@@ -1,34 +1,133 @@
-"""Builds the FastAPI app around one store and one settings object (no work at import time)."""
+"""Builds the FastAPI app around one store and one settings object (no work at import time).
+
+Errors are one shape everywhere, ``{"detail": "what went wrong and what to do"}``; on the pages a
+missing sign-in sends the browser to the sign-in form and other errors render as a page.
+"""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from parcelguard import __version__
 from parcelguard.config import Settings
-from scoring.api import routes_health, routes_pages, routes_parcels
+from scoring.api import (
+    routes_admin_capacity,
+    routes_admin_keys,
+    routes_admin_watchlist,
+    routes_auth,
+    routes_health,
+    routes_pages,
+    routes_parcels,
+    routes_search,
+)
+from scoring.api.schemas import Problem
 from scoring.store import Store
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Flagged-parcel queues for X-ray screeners, outcomes and late labels that feed training, parcel search,
+administration of keys, the watch-list and hub capacity, and health for operators.
+
+**Authentication**: `Authorization: Bearer <key or token>`. Keys are issued by an admin
+(`POST /api/admin/keys` or `parcelguard add-key`); `POST /api/auth/token` exchanges a key for a 12-hour
+token. Keys and tokens are stored hashed. **Roles**: `hub` reads its hub's decisions; `screener` works its
+hub's queue; `analyst` reads every hub and records late labels; `admin` does everything.
+
+**Personal data**: decision records hold keyed hashes of names, phones, ID numbers and addresses, never
+clear values; only analysts and admins see the hashes.
+
+**Errors**: every 4xx/5xx body is `{"detail": "..."}`, saying what to fix.
+"""
+
+
+def _wants_page(request: Request) -> bool:
+    """A person's browser navigating (it asks for HTML), not a program calling the API or a probe."""
+    path = request.url.path
+    machine = ("/health", "/livez", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc")
+    return not (path.startswith("/api/") or path in machine) and "text/html" in request.headers.get("accept", "")
+
+
+def _problem_422(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every 422 answers ``{"detail": "..."}`` (the handler below), so the document must say so for every route,
+    including routes that do not declare it themselves; FastAPI would describe its own list-of-errors shape."""
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            response = operation.get("responses", {}).get("422")
+            if response is not None and "HTTPValidationError" in str(response):
+                response["content"] = {"application/json": {"schema": problem}}
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault("Problem", Problem.model_json_schema())
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema
 
 
 def create_app(settings: Settings, store: Store) -> FastAPI:
     app = FastAPI(
         title="ParcelGuard",
         version=__version__,
-        description="Flagged-parcel queues for screeners, outcomes for learning, health for operators.",
+        description=DESCRIPTION,
+        openapi_tags=[
+            {"name": "screening", "description": "hub queues, claims, outcomes, late labels, one parcel"},
+            {"name": "search", "description": "find parcels by waybill number"},
+            {"name": "auth", "description": "who am I; bearer tokens"},
+            {"name": "admin", "description": "keys, watch-list, hub capacity, audit log"},
+            {"name": "health", "description": "liveness and readiness"},
+        ],
     )
     app.state.settings = settings
     app.state.store = store
 
     @app.exception_handler(RequestValidationError)
-    async def _explain_422(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        ]
-        return JSONResponse(status_code=422, content={"detail": "; ".join(problems)})
+    async def _explain_422(request: Request, exc: RequestValidationError) -> Response:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"] if p != "body") or "body"
+            problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+        message = "; ".join(problems)
+        if _wants_page(request):
+            return routes_pages.error_page(request, 422, message)
+        return JSONResponse(status_code=422, content={"detail": message})
 
-    app.include_router(routes_health.router)
-    app.include_router(routes_parcels.router)
-    app.include_router(routes_pages.router)
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_page(request):
+            if exc.status_code == 401:
+                return RedirectResponse(routes_pages.login_url(request), status_code=303)
+            return routes_pages.error_page(request, exc.status_code, str(exc.detail))
+        detail = exc.detail
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            detail = "the request body could not be read: send a JSON object in UTF-8"
+        return JSONResponse(status_code=exc.status_code, content={"detail": detail},
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # The type only: a message could quote request data, and request data may be personal.
+        log.error("unhandled error", extra={"path": request.url.path, "error": type(exc).__name__})
+        return JSONResponse(status_code=500, content={"detail": f"internal error ({type(exc).__name__}); "
+                                                                "it has been logged, try again or tell an operator"})
+
+    for router in (routes_health.router, routes_auth.router, routes_parcels.router, routes_search.router,
+                   routes_admin_keys.router, routes_admin_watchlist.router, routes_admin_capacity.router,
+                   routes_pages.router):
+        app.include_router(router)
+    from scoring.api import routes_analyst  # imported here: it pulls in matplotlib and the monitoring code
+
+    app.include_router(routes_analyst.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _problem_422(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

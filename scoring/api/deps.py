@@ -1,18 +1,37 @@
-"""Dependencies routes take as parameters (``StoreDep``, ``CurrentUser``…), resolved from app state."""
+"""Dependencies routes take as parameters (``StoreDep``, ``CurrentUser``, ``Screener``…), resolved from app state.
+
+A caller proves who they are with an API key or a bearer token exchanged for one (``Authorization:
+Bearer …``), or the sign-in cookie the pages set. Keys and tokens are stored as hashes only. Roles:
+hub (reads its decisions), screener (its hub's queue: claim, outcome), analyst (every hub, read-only,
+late labels), admin (everything, plus keys, watch-list and capacity).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from parcelguard.config import Settings
 from scoring.store import Store
 
 ROLES = ("hub", "screener", "analyst", "admin")
-bearer = HTTPBearer(auto_error=False, description="API key issued by an admin (`parcelguard add-key`)")
+ALL_HUBS = ("analyst", "admin")  # roles that work across hubs
+SEES_PARTY_HASHES = ("analyst", "admin")  # who needs the parties' keyed hashes (to match a watch-list)
+SESSION_COOKIE = "pg_session"
+ID_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+
+bearer = HTTPBearer(auto_error=False, scheme_name="bearer",
+                    description="An API key issued by an admin, or a bearer token from `POST /api/auth/token`")
+cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, scheme_name="session",
+                      description="The sign-in cookie the screening pages set")
+
+HubPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="hub id",
+                              examples=["HAK-MEILAN"])]
+ParcelPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="parcel (waybill) id",
+                                 examples=["JT0000000001"])]
 
 
 @dataclass(frozen=True)
@@ -20,9 +39,15 @@ class Principal:
     name: str
     role: str
     hub_id: str | None
+    via: str = "key"
+    token: str | None = None  # what the caller presented, so signing out can revoke exactly it
 
     def may_see_hub(self, hub_id: str) -> bool:
-        return self.role in ("admin", "analyst") or self.hub_id in (None, hub_id)
+        return self.role in ALL_HUBS or (self.hub_id is not None and self.hub_id == hub_id)
+
+    @property
+    def sees_party_hashes(self) -> bool:
+        return self.role in SEES_PARTY_HASHES
 
 
 def get_store(request: Request) -> Store:
@@ -42,32 +67,45 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 def current_user(
     store: StoreDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    request: Request,
+    session: Annotated[str | None, Depends(cookie)],
 ) -> Principal:
-    token = credentials.credentials if credentials else request.cookies.get("pg_token")
+    token = credentials.credentials.strip() if credentials else (session or "").strip()
     if not token:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing API key: send `Authorization: Bearer <key>`",
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED,
+                            "not signed in: send `Authorization: Bearer <API key or token>`",
                             headers={"WWW-Authenticate": "Bearer"})
     found = store.principal(token)
     if found is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key",
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED,
+                            "unknown, expired or revoked key or token: ask an admin for a new key",
                             headers={"WWW-Authenticate": "Bearer"})
-    return Principal(found["name"], found["role"], found["hub_id"])
+    return Principal(found["name"], found["role"], found["hub_id"], found["via"], token)
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
 def require(*roles: str) -> Any:
+    """A dependency that lets only ``roles`` through, with a 403 that names the roles needed."""
+
     def check(user: CurrentUser) -> Principal:
         if user.role not in roles:
             needs = " or ".join(roles)
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may not do this; needs {needs}")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"a {user.role} key may not do this; it needs {needs}")
         return user
 
     return Depends(check)
 
 
+Screener = Annotated[Principal, require("screener", "admin")]
+QueueReader = Annotated[Principal, require("screener", "analyst", "admin")]
+Labeller = Annotated[Principal, require("screener", "analyst", "admin")]
+AllHubs = Annotated[Principal, require(*ALL_HUBS)]
+Admin = Annotated[Principal, require("admin")]
+
+
 def check_hub(user: Principal, hub_id: str) -> None:
     if not user.may_see_hub(hub_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{user.name} works at hub {user.hub_id}, not {hub_id}")
+        where = f"hub {user.hub_id}" if user.hub_id else "no hub"
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            f"{user.name} works for {where}, not {hub_id}: use a key issued for {hub_id}")

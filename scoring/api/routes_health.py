@@ -1,17 +1,32 @@
-"""Liveness and readiness: the database answers, scorers report in, and none is in fail-safe."""
+"""Health for operators: ``/livez`` (the process is up), ``/readyz`` (database, broker and a model in
+service), ``/health`` (the scorers' state for people) and ``/metrics`` (Prometheus)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, FastAPI, Request, Response, status
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+from pydantic import BaseModel
 from sqlalchemy import text
 
-from scoring.api.deps import StoreDep
+from parcelguard import readiness
+from scoring.api.deps import SettingsDep, StoreDep
 from scoring.api.schemas import Health
 
 router = APIRouter(tags=["health"])
 STALE = timedelta(seconds=30)
+
+
+class CheckResult(BaseModel):
+    ok: bool
+    detail: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, CheckResult]
 
 
 @router.get("/health", response_model=Health, summary="Service health; 503 while any live scorer is in fail-safe")
@@ -37,3 +52,38 @@ def health(store: StoreDep, response: Response) -> Health:
 @router.get("/livez", summary="The process is up")
 def livez() -> dict[str, str]:
     return {"status": "alive"}
+
+
+@router.get("/readyz", response_model=Readiness, summary="Ready to serve: 503 with the failing checks when the "
+            "database, the broker or a model in service is unavailable",
+            responses={503: {"model": Readiness, "description": "not ready; each check says why"}})
+def readyz(request: Request, response: Response, store: StoreDep, settings: SettingsDep) -> Readiness:
+    checks: readiness.Readiness | None = getattr(request.app.state, "readiness", None)
+    if checks is None:
+        checks = readiness.Readiness({
+            "database": lambda: readiness.database(store.engine),
+            "broker": lambda: readiness.broker(settings.kafka_bootstrap),
+            "model": lambda: readiness.model_in_service(store),
+        })
+        request.app.state.readiness = checks
+    ready, report = checks.report()
+    if not ready:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return Readiness.model_validate(report)
+
+
+def metrics_registry(app: FastAPI) -> CollectorRegistry:
+    """The registry ``/metrics`` serves; a process running a scorer beside the API may add its metrics to it."""
+    registry: CollectorRegistry | None = getattr(app.state, "metrics_registry", None)
+    if registry is None:
+        from scoring.api.metrics import api_registry
+
+        registry = app.state.metrics_registry = api_registry(app.state.store)
+    return registry
+
+
+@router.get("/metrics", summary="Prometheus metrics: the scorer fleet's heartbeats and the screening queues",
+            response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+def metrics(request: Request) -> Response:
+    encoder, content_type = choose_encoder(request.headers.get("accept", ""))  # text format, or OpenMetrics if asked
+    return Response(encoder(metrics_registry(request.app)), media_type=content_type)

@@ -1,44 +1,158 @@
-"""Web pages for people: sign in with an API key, then the hub's live screening queue."""
+"""Web pages for people: sign in with an API key, a hub's live queue, parcel search and detail, hubs, admin.
+
+Pages are thin: they render a template and the browser calls the JSON API for everything that changes.
+Signing in exchanges the key for a session token (stored hashed) in an HttpOnly, SameSite=Strict cookie.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import APIRouter, Form, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from scoring.api.deps import CurrentUser, StoreDep, check_hub
+from scoring.api import routes_search, views
+from scoring.api.deps import (
+    ID_PATTERN,
+    SESSION_COOKIE,
+    CurrentUser,
+    HubPath,
+    ParcelPath,
+    Principal,
+    StoreDep,
+    check_hub,
+)
+from scoring.api.routes_auth import TOKEN_TTL
+from scoring.api.schemas import ContrabandType, SearchHit
+from scoring.store import Store
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+SEARCH_PAGE = 50
+CONTRABAND_TYPES: tuple[str, ...] = ContrabandType.__args__  # type: ignore[attr-defined]
+
+
+def home_for(user: Principal | dict[str, Any]) -> str:
+    hub = user.hub_id if isinstance(user, Principal) else user["hub_id"]
+    role = user.role if isinstance(user, Principal) else user["role"]
+    if role in ("analyst", "admin"):
+        return "/hubs"
+    return f"/hubs/{quote(hub)}/queue" if role == "screener" and hub else "/search"
+
+
+def login_url(request: Request) -> str:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return "/" if target == "/" else f"/?next={quote(target)}"
+
+
+def error_page(request: Request, code: int, message: str, user: Principal | None = None) -> HTMLResponse:
+    return templates.TemplateResponse(request, "error.html", {"code": code, "message": message, "user": user},
+                                      status_code=code)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site (never another host) is a place to return to after signing in."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    return None if parts.scheme or parts.netloc else target
+
+
+def _signed_in(request: Request, store: Store) -> dict[str, Any] | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    return store.principal(token) if token else None
 
 
 @router.get("/", response_class=HTMLResponse)
-def index(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "login.html", {"error": None})
+def index(request: Request, store: StoreDep, next: str | None = None) -> Response:
+    found = _signed_in(request, store)
+    if found is not None:
+        return RedirectResponse(_safe_next(next) or home_for(found), status_code=status.HTTP_303_SEE_OTHER)
+    return templates.TemplateResponse(request, "login.html", {"error": None, "next": _safe_next(next), "user": None})
 
 
 @router.post("/login")
-def login(request: Request, store: StoreDep, token: str = Form(...)) -> object:
-    found = store.principal(token.strip())
-    if found is None:
-        return templates.TemplateResponse(request, "login.html", {"error": "Unknown or revoked key."},
+def login(request: Request, store: StoreDep, token: Annotated[str, Form()] = "",
+          next: Annotated[str | None, Form()] = None) -> Response:
+    key = token.strip()
+    found = store.principal(key) if key else None
+    if found is None or found["via"] != "key":
+        error = "Enter your API key." if not key else "That key is unknown or revoked. Check it, or ask an admin."
+        return templates.TemplateResponse(request, "login.html", {"error": error, "next": _safe_next(next),
+                                                                  "user": None},
                                           status_code=status.HTTP_401_UNAUTHORIZED)
-    target = f"/hubs/{found['hub_id']}/queue" if found["hub_id"] else "/hubs"
-    response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
-    response.set_cookie("pg_token", token.strip(), httponly=True, samesite="strict")
+    session, _ = store.open_session(found["name"], TOKEN_TTL, purpose="page")
+    response = RedirectResponse(_safe_next(next) or home_for(found), status_code=status.HTTP_303_SEE_OTHER)
+    response.set_cookie(SESSION_COOKIE, session, max_age=int(TOKEN_TTL.total_seconds()), httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, store: StoreDep) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        store.close_session(token)
+    response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(SESSION_COOKIE)
     return response
 
 
 @router.get("/hubs/{hub_id}/queue", response_class=HTMLResponse)
-def queue_page(hub_id: str, request: Request, user: CurrentUser) -> HTMLResponse:
+def queue_page(hub_id: HubPath, request: Request, user: CurrentUser) -> HTMLResponse:
     check_hub(user, hub_id)
-    return templates.TemplateResponse(request, "queue.html", {"hub_id": hub_id, "user": user})
+    return templates.TemplateResponse(request, "queue.html", {
+        "hub_id": hub_id, "user": user, "nav": "queue", "contraband_types": CONTRABAND_TYPES,
+        "can_screen": user.role in ("screener", "admin"),
+    })
 
 
 @router.get("/hubs", response_class=HTMLResponse)
-def hubs_page(request: Request, user: CurrentUser) -> HTMLResponse:
-    if user.hub_id:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "screeners see their own hub's queue")
-    return templates.TemplateResponse(request, "hubs.html", {"user": user})
+def hubs_page(request: Request, user: CurrentUser) -> Response:
+    if user.role not in ("analyst", "admin"):
+        return RedirectResponse(home_for(user), status_code=status.HTTP_303_SEE_OTHER)
+    return templates.TemplateResponse(request, "hubs.html", {"user": user, "nav": "hubs"})
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(request: Request, store: StoreDep, user: CurrentUser,
+                q: Annotated[str, Query(max_length=64)] = "") -> Response:
+    query = q.strip()
+    hits: list[SearchHit] = []
+    error = None
+    if query:
+        if not re.fullmatch(ID_PATTERN, query):
+            error = "A waybill number has only letters, digits, dots, dashes and underscores."
+        else:
+            hits = routes_search.search(store, user, query, SEARCH_PAGE)
+            exact = next((h for h in hits if h.parcel_id == query), None)
+            target = exact or (hits[0] if len(hits) == 1 else None)
+            if target is not None:
+                return RedirectResponse(f"/parcels/{quote(target.parcel_id)}", status_code=status.HTTP_303_SEE_OTHER)
+    return templates.TemplateResponse(request, "search.html", {"user": user, "nav": "search", "q": query,
+                                                               "hits": hits, "error": error, "page": SEARCH_PAGE})
+
+
+@router.get("/parcels/{parcel_id}", response_class=HTMLResponse)
+def parcel_page(parcel_id: ParcelPath, request: Request, store: StoreDep, user: CurrentUser) -> HTMLResponse:
+    row = store.decision(parcel_id)
+    if row is None:
+        return error_page(request, 404, f"No decision for parcel {parcel_id}. Check the waybill number or search "
+                                        "by its first characters.", user)
+    check_hub(user, row["hub_id"])
+    view = views.parcel_view(row, store, show_parties=user.sees_party_hashes)
+    return templates.TemplateResponse(request, "parcel.html", {
+        "user": user, "nav": "search", "p": view, "contraband_types": CONTRABAND_TYPES,
+        "can_label": user.role in ("screener", "analyst", "admin") and view.status != "pending",
+    })
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin_page(request: Request, user: CurrentUser) -> HTMLResponse:
+    if user.role != "admin":
+        return error_page(request, 403, f"The admin page needs an admin key; {user.name} is a {user.role}.", user)
+    return templates.TemplateResponse(request, "admin.html", {"user": user, "nav": "admin"})

@@ -1,96 +1,209 @@
-"""JSON API for screeners and hubs: the flagged queue, claims, outcomes, one parcel's record."""
+"""JSON API for screeners: a hub's flagged queue, claims (one holder at a time, expiring), outcomes and late labels,
+one parcel's decision with its explanation and history, and the bare decision for hub systems."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from models.manifest import Outcome, Reason
-from scoring.api.deps import CurrentUser, SettingsDep, StoreDep, check_hub, require
-from scoring.api.schemas import ClaimResult, OutcomeIn, ParcelView, Queue, QueueItem
+from models.manifest import Decision, Outcome, Reason
+from scoring.api import views
+from scoring.api.deps import (
+    AllHubs,
+    CurrentUser,
+    HubPath,
+    Labeller,
+    ParcelPath,
+    QueueReader,
+    Screener,
+    SettingsDep,
+    StoreDep,
+    check_hub,
+)
+from scoring.api.schemas import (
+    ClaimResult,
+    HubSummary,
+    LateLabelIn,
+    OutcomeIn,
+    OutcomeView,
+    ParcelView,
+    QueueView,
+    problems,
+)
+from scoring.store import Store
 
-router = APIRouter(prefix="/api", tags=["parcels"])
-SCREENING = require("screener", "admin")
-
-
-def _queue_item(row: dict[str, Any], now: datetime) -> QueueItem:
-    manifest = row["manifest"] or {}
-    origin = manifest.get("origin") or {}
-    accepted = row["accepted_at"]
-    return QueueItem(
-        parcel_id=row["parcel_id"], hub_id=row["hub_id"], why=row["why"], score=row["score"],
-        propensity=row["propensity"], reasons=[Reason.model_validate(r) for r in row["reasons"]],
-        accepted_at=accepted, decided_at=row["decided_at"],
-        age_s=(now - row["decided_at"]).total_seconds() if row["decided_at"] else 0.0,
-        claimed_by=row["claimed_by"], description=(manifest.get("contents") or {}).get("description"),
-        origin=", ".join(filter(None, [origin.get("city"), origin.get("province")])) or None,
-    )
-
-
-@router.get("/hubs/{hub_id}/queue", response_model=Queue, summary="Flagged parcels not yet screened")
-def read_queue(
-    hub_id: str, store: StoreDep, settings: SettingsDep, user: CurrentUser,
-    limit: int = Query(50, ge=1, le=500, description="how many parcels, highest risk first"),
-) -> Queue:
-    check_hub(user, hub_id)
-    now = datetime.now(UTC)
-    hour_start = now.replace(minute=0, second=0, microsecond=0)
-    return Queue(
-        hub_id=hub_id,
-        items=[_queue_item(row, now) for row in store.queue(hub_id, limit, now)],
-        flagged_this_hour=store.flagged_since(hub_id, hour_start),
-        capacity_per_hour=settings.hub_capacity_per_hour.get(hub_id),
-    )
+router = APIRouter(prefix="/api", tags=["screening"], responses=problems(400, 401, 403, 422))
+CLOCK_SKEW = timedelta(minutes=5)
 
 
-def _parcel_or_404(store: StoreDep, parcel_id: str) -> dict[str, Any]:
+def _hour_start(now: datetime) -> datetime:
+    return now.replace(minute=0, second=0, microsecond=0)
+
+
+def _parcel(store: Store, parcel_id: str, user: Any) -> dict[str, Any]:
     row = store.decision(parcel_id)
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no decision for parcel {parcel_id!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            f"no decision for parcel {parcel_id!r}: check the waybill number, or search by its start")
+    check_hub(user, row["hub_id"])
     return row
 
 
-@router.get("/parcels/{parcel_id}", response_model=ParcelView, summary="A parcel's decision, reasons and history")
-def read_parcel(parcel_id: str, store: StoreDep, user: CurrentUser) -> ParcelView:
-    row = _parcel_or_404(store, parcel_id)
-    check_hub(user, row["hub_id"])
-    return ParcelView(
-        **{k: row[k] for k in ("parcel_id", "hub_id", "action", "why", "score", "propensity", "model_name",
-                               "model_version", "status", "claimed_by", "accepted_at", "decided_at", "manifest")},
-        reasons=[Reason.model_validate(r) for r in row["reasons"]],
-        outcomes=store.outcomes_for(parcel_id),
-        history=store.audit_for(parcel_id),
+def _holder(row: dict[str, Any], now: datetime) -> str | None:
+    expires = row.get("claim_expires_at")
+    return row["claimed_by"] if row["claimed_by"] and expires and expires >= now else None
+
+
+def _late(parcel_id: str) -> str:
+    return f"/api/parcels/{parcel_id}/late-label"
+
+
+def _not_in_future(at: datetime | None, now: datetime, field: str) -> datetime:
+    if at is None:
+        return now
+    if at > now + CLOCK_SKEW:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"{field} {at.isoformat()} is in the future: send when it happened, or leave it out")
+    return at
+
+
+@router.get("/hubs/{hub_id}/queue", response_model=QueueView, summary="A hub's flagged parcels, highest risk first")
+def read_queue(
+    hub_id: HubPath, store: StoreDep, settings: SettingsDep, user: QueueReader,
+    limit: int = Query(50, ge=1, le=500, description="how many waiting parcels to list"),
+) -> QueueView:
+    """Parcels flagged for X-ray and not yet screened, held by nobody (``items``) or by the caller (``mine``),
+    with the hub's capacity use in the current hour. Screeners see only their own hub."""
+    check_hub(user, hub_id)
+    now = datetime.now(UTC)
+    hour = _hour_start(now)
+    counts = store.hub_hour(hub_id, hour, now)
+    capacity = views.capacity_for(store, settings, hub_id)
+    return QueueView(
+        hub_id=hub_id, generated_at=now,
+        items=[views.queue_item(row, now) for row in store.queue(hub_id, limit, now)],
+        mine=[views.queue_item(row, now) for row in store.held_by(user.name, hub_id, now)],
+        waiting=counts["waiting"], held=counts["held"], hour_started_at=hour,
+        flagged_this_hour=counts["flagged"], screened_this_hour=counts["screened"],
+        capacity_per_hour=capacity, capacity_used=counts["flagged"] / capacity if capacity else None,
+        claim_ttl_s=settings.claim_ttl_seconds,
     )
 
 
-@router.post("/parcels/{parcel_id}/claim", response_model=ClaimResult, dependencies=[SCREENING],
-             summary="Take a flagged parcel for screening", responses={409: {"description": "already claimed"}})
-def claim_parcel(parcel_id: str, store: StoreDep, settings: SettingsDep, user: CurrentUser) -> ClaimResult:
-    row = _parcel_or_404(store, parcel_id)
-    check_hub(user, row["hub_id"])
+@router.get("/hubs", response_model=list[HubSummary], summary="Every hub with parcels waiting or flagged this hour")
+def read_hubs(store: StoreDep, settings: SettingsDep, user: AllHubs) -> list[HubSummary]:
+    now = datetime.now(UTC)
+    known = {h["hub_id"]: h for h in store.hubs_overview(_hour_start(now), now)}
+    for hub_id in [*settings.hub_capacity_per_hour, *store.hub_capacities()]:
+        known.setdefault(hub_id, {"hub_id": hub_id, "waiting": 0, "held": 0, "flagged": 0})
+    return [HubSummary(hub_id=h["hub_id"], waiting=h["waiting"], held=h["held"], flagged_this_hour=h["flagged"],
+                       capacity_per_hour=views.capacity_for(store, settings, h["hub_id"]))
+            for h in sorted(known.values(), key=lambda h: h["hub_id"])]
+
+
+@router.post("/parcels/{parcel_id}/claim", response_model=ClaimResult, responses=problems(404, 409),
+             summary="Take one flagged parcel for screening")
+def claim_parcel(parcel_id: ParcelPath, store: StoreDep, settings: SettingsDep, user: Screener) -> ClaimResult:
+    """Two screeners can never hold the same parcel. The claim lasts ``claim_ttl_s``; claiming again renews it.
+    An abandoned claim expires and the parcel returns to the queue."""
+    row = _parcel(store, parcel_id, user)
     if row["action"] != "SCREEN" or row["status"] != "pending":
         raise HTTPException(status.HTTP_409_CONFLICT,
-                            f"parcel {parcel_id} is {row['status']}, not waiting for screening")
-    ttl = timedelta(seconds=settings.claim_ttl_seconds)
+                            f"parcel {parcel_id} is {views.STATUS_TEXT[row['status']]}: nothing to claim")
     now = datetime.now(UTC)
+    ttl = timedelta(seconds=settings.claim_ttl_seconds)
     if not store.claim(parcel_id, user.name, ttl, now):
-        raise HTTPException(status.HTTP_409_CONFLICT, f"parcel {parcel_id} is claimed by someone else")
-    return ClaimResult(parcel_id=parcel_id, claimed_by=user.name, expires_at=now + ttl)
+        holder = _holder(store.decision(parcel_id) or row, now) or "someone else"
+        raise HTTPException(status.HTTP_409_CONFLICT, f"parcel {parcel_id} is held by {holder}: take another one")
+    return ClaimResult(parcel=views.queue_item(store.decision(parcel_id) or row, now), claimed_by=user.name,
+                       expires_at=now + ttl)
 
 
-@router.post("/parcels/{parcel_id}/outcome", status_code=201, dependencies=[SCREENING],
-             summary="Record what screening found (or a late label)")
-def record_outcome(parcel_id: str, body: OutcomeIn, store: StoreDep, user: CurrentUser) -> dict[str, str]:
-    row = _parcel_or_404(store, parcel_id)
-    check_hub(user, row["hub_id"])
-    if body.result == "contraband" and not body.contraband_type:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "contraband needs a contraband_type")
-    if body.source == "xray" and row["claimed_by"] not in (None, user.name):
-        raise HTTPException(status.HTTP_409_CONFLICT, f"parcel {parcel_id} is claimed by {row['claimed_by']}")
-    outcome = Outcome(parcel_id=parcel_id, screened_at=body.screened_at or datetime.now(UTC), result=body.result,
-                      contraband_type=body.contraband_type, quantity_g=body.quantity_g, source=body.source,
-                      note=body.note)
+@router.post("/hubs/{hub_id}/claim-next", response_model=ClaimResult, responses=problems(404),
+             summary="Take the highest-risk parcel nobody holds")
+def claim_next(hub_id: HubPath, store: StoreDep, settings: SettingsDep, user: Screener) -> ClaimResult:
+    check_hub(user, hub_id)
+    now = datetime.now(UTC)
+    ttl = timedelta(seconds=settings.claim_ttl_seconds)
+    parcel_id = store.claim_next(hub_id, user.name, ttl, now)
+    row = store.decision(parcel_id) if parcel_id else None
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no flagged parcel is waiting at {hub_id}: the queue is empty")
+    return ClaimResult(parcel=views.queue_item(row, now), claimed_by=user.name, expires_at=now + ttl)
+
+
+@router.delete("/parcels/{parcel_id}/claim", status_code=204, response_class=Response, responses=problems(404, 409),
+               summary="Hand a claimed parcel back to the queue")
+def release_claim(parcel_id: ParcelPath, store: StoreDep, user: Screener) -> Response:
+    _parcel(store, parcel_id, user)
+    if not store.release_claim(parcel_id, user.name):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{user.name} does not hold parcel {parcel_id}")
+    return Response(status_code=204)
+
+
+@router.post("/parcels/{parcel_id}/outcome", status_code=201, response_model=OutcomeView,
+             responses=problems(404, 409), summary="Record what X-ray screening found")
+def record_outcome(parcel_id: ParcelPath, body: OutcomeIn, store: StoreDep, user: Screener) -> OutcomeView:
+    """Clear, or contraband with its type (and quantity, a note). The parcel leaves the queue and the outcome
+    becomes a training label. A parcel held by another screener can only be recorded by them."""
+    row = _parcel(store, parcel_id, user)
+    if row["action"] != "SCREEN":
+        raise HTTPException(status.HTTP_409_CONFLICT, f"parcel {parcel_id} was released, not flagged: "
+                                                      f"report contraband found later with POST {_late(parcel_id)}")
+    if row["status"] != "pending":
+        raise HTTPException(status.HTTP_409_CONFLICT, f"parcel {parcel_id} already has an X-ray outcome: "
+                                                      f"add contraband found later with POST {_late(parcel_id)}")
+    now = datetime.now(UTC)
+    holder = _holder(row, now)
+    if holder not in (None, user.name):
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"parcel {parcel_id} is held by {holder}: only they can record it")
+    outcome = Outcome(parcel_id=parcel_id, screened_at=_not_in_future(body.screened_at, now, "screened_at"),
+                      result=body.result, contraband_type=body.contraband_type, quantity_g=body.quantity_g,
+                      source="xray", note=body.note)
     store.record_outcome(outcome, actor=user.name)
-    return {"parcel_id": parcel_id, "recorded": body.result}
+    return _stored_outcome(store, parcel_id, "xray")
+
+
+@router.post("/parcels/{parcel_id}/late-label", status_code=201, response_model=OutcomeView,
+             responses=problems(404, 409), summary="Report contraband found after the parcel left screening")
+def record_late_label(parcel_id: ParcelPath, body: LateLabelIn, store: StoreDep, user: Labeller) -> OutcomeView:
+    """For a released parcel, or one screening cleared, where contraband surfaced later (delivery, police)."""
+    row = _parcel(store, parcel_id, user)
+    if row["status"] == "pending":
+        raise HTTPException(status.HTTP_409_CONFLICT, f"parcel {parcel_id} is still waiting for screening: "
+                                                      "record its X-ray outcome instead")
+    now = datetime.now(UTC)
+    outcome = Outcome(parcel_id=parcel_id, screened_at=_not_in_future(body.found_at, now, "found_at"),
+                      result="contraband", contraband_type=body.contraband_type, quantity_g=body.quantity_g,
+                      source="late", note=body.note)
+    store.record_outcome(outcome, actor=user.name)
+    return _stored_outcome(store, parcel_id, "late")
+
+
+def _stored_outcome(store: Store, parcel_id: str, source: str) -> OutcomeView:
+    return views.outcome_view(next(o for o in store.outcomes_for(parcel_id) if o["source"] == source))
+
+
+@router.get("/parcels/{parcel_id}", response_model=ParcelView, responses=problems(404),
+            summary="A parcel's decision, explanation, outcomes and history")
+def read_parcel(parcel_id: ParcelPath, store: StoreDep, user: CurrentUser) -> ParcelView:
+    """Every role may read its hub's parcels. The parties' keyed hashes are shown to analysts and admins only;
+    clear personal data is never stored, so it is never shown."""
+    row = _parcel(store, parcel_id, user)
+    view = views.parcel_view(row, store, show_parties=user.sees_party_hashes)
+    if user.role == "hub":  # a hub system needs the decision, not the staff's notes
+        view.outcomes = [o.model_copy(update={"note": None}) for o in view.outcomes]
+    return view
+
+
+@router.get("/decisions/{parcel_id}", response_model=Decision, responses=problems(404),
+            summary="The decision as published on parcel.decisions (for hub systems)")
+def read_decision(parcel_id: ParcelPath, store: StoreDep, user: CurrentUser) -> Decision:
+    row = _parcel(store, parcel_id, user)
+    return Decision(parcel_id=row["parcel_id"], hub_id=row["hub_id"], action=row["action"], why=row["why"],
+                    score=row["score"], propensity=row["propensity"], model_name=row["model_name"],
+                    model_version=row["model_version"], reasons=[Reason.model_validate(r) for r in row["reasons"]],
+                    decided_at=row["decided_at"])

@@ -1,69 +1,280 @@
-"""Response and request bodies of the HTTP API (the OpenAPI document is generated from these)."""
+"""Request and response bodies of the HTTP API; the OpenAPI document is generated from these.
+
+Nothing here carries personal data in clear: decision records hold keyed hashes only, and parcel views
+show those hashes to analysts and admins alone (``parties``), never to screeners or hubs.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from models.manifest import Reason
+from models.manifest import Action, Reason, Why
+
+Role = Literal["hub", "screener", "analyst", "admin"]
+ContrabandType = Literal["methamphetamine", "heroin", "ketamine", "ghb_liquid", "nitrous_oxide", "precursor", "other"]
+
+
+class Problem(BaseModel):
+    """Every 4xx and 5xx: one sentence that says what went wrong and what to do about it."""
+
+    detail: str = Field(examples=["contraband_type: say what was found (one of methamphetamine, heroin, …)"])
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- who is calling ---------------------------------------------------------------------------------
+class Me(BaseModel):
+    name: str
+    role: Role
+    hub_id: str | None = Field(description="the one hub a screener or hub key is limited to; null for all hubs")
+
+
+class TokenOut(Me):
+    access_token: str = Field(description="send as `Authorization: Bearer <token>`; shown once, stored hashed")
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime
+
+
+# --- the queue --------------------------------------------------------------------------------------
+class ParcelFacts(BaseModel):
+    """What the manifest declares, without any personal field (names, phones, IDs, addresses)."""
+
+    carrier: str | None = None
+    origin: str | None = Field(None, description="city, province of the accepting outlet")
+    outlet_id: str | None = None
+    destination: str | None = Field(None, description="district, city, province")
+    address_type: str | None = None
+    description: str | None = None
+    category: str | None = None
+    hs_code: str | None = None
+    quantity: int | None = None
+    declared_value: float | None = None
+    currency: str | None = None
+    weight_g: float | None = None
+    size_cm: str | None = Field(None, description="length × width × height")
+    pieces: int | None = None
+    service: str | None = None
+    payment: str | None = None
+    sender_account_opened: str | None = None
+    sender_id_verified: bool | None = None
 
 
 class QueueItem(BaseModel):
     parcel_id: str
     hub_id: str
-    why: str
-    score: float | None
-    propensity: float
-    reasons: list[Reason]
+    why: Why
+    why_text: str = Field(description="why it was flagged, in plain words")
+    score: float | None = Field(description="model risk (calibrated probability of contraband); null without a model")
+    propensity: float = Field(description="probability with which the policy chose this parcel for screening")
+    reasons: list[Reason] = Field(description="rule hit, exploration, or the model's strongest pushes, in words")
     accepted_at: datetime | None
     decided_at: datetime | None
-    age_s: float
+    age_s: float = Field(description="seconds since the parcel was flagged")
     claimed_by: str | None
-    description: str | None
-    origin: str | None
+    claim_expires_at: datetime | None
+    facts: ParcelFacts
 
 
-class Queue(BaseModel):
+class QueueView(BaseModel):
     hub_id: str
-    items: list[QueueItem]
+    generated_at: datetime
+    items: list[QueueItem] = Field(description="flagged, not yet screened, held by nobody: highest risk first")
+    mine: list[QueueItem] = Field(description="parcels the caller holds a live claim on")
+    waiting: int = Field(description="all parcels waiting at the hub (items is capped by limit)")
+    held: int = Field(description="parcels held by a live claim (anyone's)")
+    hour_started_at: datetime
     flagged_this_hour: int
-    capacity_per_hour: int | None
+    screened_this_hour: int
+    capacity_per_hour: int | None = Field(description="X-ray parcels per hour; null when the hub has none set")
+    capacity_used: float | None = Field(description="flagged this hour / capacity per hour")
+    claim_ttl_s: int = Field(description="how long a claim lasts before the parcel returns to the queue")
 
 
 class ClaimResult(BaseModel):
-    parcel_id: str
+    parcel: QueueItem
     claimed_by: str
     expires_at: datetime
 
 
-class OutcomeIn(BaseModel):
+class OutcomeIn(_In):
+    """What X-ray screening found. Contraband needs its type; quantity and note are optional."""
+
     result: Literal["clear", "contraband"]
-    contraband_type: str | None = Field(default=None, max_length=64)
-    quantity_g: float | None = Field(default=None, ge=0)
+    contraband_type: ContrabandType | None = None
+    quantity_g: float | None = Field(default=None, ge=0, le=1_000_000, description="grams (or ml for liquids)")
+    note: str | None = Field(default=None, max_length=2000, description="free text for the record; not logged")
+    screened_at: AwareDatetime | None = Field(default=None, description="when screened; default now")
+
+    @model_validator(mode="after")
+    def _type_goes_with_result(self) -> OutcomeIn:
+        if self.result == "contraband" and self.contraband_type is None:
+            raise ValueError("contraband needs contraband_type: say what was found")
+        if self.result == "clear" and (self.contraband_type is not None or self.quantity_g is not None):
+            raise ValueError("a clear outcome takes no contraband_type or quantity_g; send result=contraband")
+        return self
+
+
+class LateLabelIn(_In):
+    """Contraband found after the parcel left screening (released, or cleared): it still teaches the model."""
+
+    contraband_type: ContrabandType
+    quantity_g: float | None = Field(default=None, ge=0, le=1_000_000)
     note: str | None = Field(default=None, max_length=2000)
-    source: Literal["xray", "late"] = "xray"
-    screened_at: datetime | None = None
+    found_at: AwareDatetime | None = Field(default=None, description="when it surfaced; default now")
+
+
+class OutcomeView(BaseModel):
+    parcel_id: str
+    result: Literal["clear", "contraband"]
+    source: Literal["xray", "late"]
+    contraband_type: str | None
+    quantity_g: float | None
+    note: str | None
+    screened_at: datetime
+    recorded_by: str
+    recorded_at: datetime
+
+
+# --- one parcel -------------------------------------------------------------------------------------
+class HistoryEntry(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    text: str = Field(description="the action in words")
 
 
 class ParcelView(BaseModel):
     parcel_id: str
     hub_id: str
-    action: str
-    why: str
+    action: Action
+    why: Why
+    why_text: str
     score: float | None
     propensity: float
     model_name: str | None
     model_version: str | None
-    reasons: list[Reason]
-    status: str
+    reasons: list[Reason] = Field(description="the explanation published with the decision")
+    status: Literal["pending", "screened", "released"]
+    status_text: str
     claimed_by: str | None
+    claim_expires_at: datetime | None
     accepted_at: datetime | None
     decided_at: datetime | None
-    manifest: dict[str, object]
-    outcomes: list[dict[str, object]]
-    history: list[dict[str, object]]
+    facts: ParcelFacts
+    parties: dict[str, str | None] | None = Field(
+        description="keyed hashes of the parties (analysts and admins only; never clear values)")
+    outcomes: list[OutcomeView]
+    history: list[HistoryEntry] = Field(description="decision, claims, releases and outcomes: who and when")
+
+
+class SearchHit(BaseModel):
+    parcel_id: str
+    hub_id: str
+    action: Action
+    why: Why
+    why_text: str
+    status: str
+    score: float | None
+    decided_at: datetime | None
+
+
+class SearchResult(BaseModel):
+    query: str
+    hits: list[SearchHit]
+
+
+class HubSummary(BaseModel):
+    hub_id: str
+    waiting: int
+    held: int
+    flagged_this_hour: int
+    capacity_per_hour: int | None
+
+
+# --- admin ------------------------------------------------------------------------------------------
+class KeyIn(_In):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@\-]+$", examples=["screener-wang"])
+    role: Role
+    hub_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$",
+                               description="required for screener and hub keys: the one hub they work for")
+
+    @model_validator(mode="after")
+    def _hub_where_needed(self) -> KeyIn:
+        if self.role in ("screener", "hub") and not self.hub_id:
+            raise ValueError(f"a {self.role} key needs hub_id: the hub it works for")
+        return self
+
+
+class KeyView(BaseModel):
+    name: str
+    role: str
+    hub_id: str | None
+    active: bool
+    created_at: datetime | None
+
+
+class KeyIssued(KeyView):
+    token: str = Field(description="the API key; shown once, only its hash is stored")
+
+
+class WatchEntryIn(_In):
+    kind: Literal["phone", "id_number", "account_id", "address", "name"]
+    value: str | None = Field(default=None, min_length=1, max_length=256,
+                              description="clear value: hashed before it is written, never stored or logged")
+    hash: str | None = Field(default=None, pattern=r"^h:[0-9a-f]{8,128}$", description="an already keyed hash")
+    note: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _value_or_hash(self) -> WatchEntryIn:
+        if (self.value is None) == (self.hash is None):
+            raise ValueError("give exactly one of value (hashed on arrival) or hash")
+        return self
+
+
+class WatchlistChange(_In):
+    entries: list[WatchEntryIn] = Field(min_length=1, max_length=1000)
+
+
+class WatchEntryView(BaseModel):
+    kind: str
+    hash: str
+    note: str | None = None
+
+
+class WatchlistView(BaseModel):
+    path: str
+    entries: list[WatchEntryView]
+
+
+class WatchlistResult(BaseModel):
+    changed: int
+    hashes: list[str]
+    total: int
+
+
+class CapacityIn(_In):
+    per_hour: int | None = Field(ge=1, le=100_000, description="X-ray parcels per hour; null returns to configured")
+
+
+class CapacityView(BaseModel):
+    hub_id: str
+    per_hour: int | None
+    source: Literal["admin", "configured", "none"]
+    updated_by: str | None = None
+    updated_at: datetime | None = None
+
+
+class AuditEntry(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    parcel_id: str | None
+    detail: dict[str, object] | None
 
 
 class Health(BaseModel):
@@ -71,3 +282,19 @@ class Health(BaseModel):
     database: bool
     scorers: list[dict[str, object]]
     message: str
+
+
+PROBLEM_TEXT = {
+    400: "the request is malformed",
+    401: "no key or token, or one that is unknown, expired or revoked",
+    403: "the key's role or hub does not allow this",
+    404: "no such parcel (or nothing to claim)",
+    409: "the parcel is not in a state that allows this (already claimed, screened or released)",
+    422: "the request body or parameters are invalid; the message says which field and why",
+    503: "a dependency is not configured or not available",
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI ``responses`` entries for the error codes a route can answer with (all carry a Problem)."""
+    return {code: {"model": Problem, "description": PROBLEM_TEXT[code]} for code in codes}

@@ -1,0 +1,36 @@
+"""Admin: each hub's X-ray capacity per hour (an admin's figure overrides the configured one)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from parcelguard.config import Settings
+from scoring.api.deps import Admin, HubPath, SettingsDep, StoreDep
+from scoring.api.schemas import CapacityIn, CapacityView, problems
+from scoring.store import Store
+
+router = APIRouter(prefix="/api/admin/capacity", tags=["admin"], responses=problems(400, 401, 403, 422))
+
+
+def _view(store: Store, settings: Settings, hub_id: str) -> CapacityView:
+    override = store.hub_capacities().get(hub_id)
+    if override:
+        return CapacityView(hub_id=hub_id, per_hour=override["per_hour"], source="admin",
+                            updated_by=override["updated_by"], updated_at=override["updated_at"])
+    configured = settings.hub_capacity_per_hour.get(hub_id)
+    return CapacityView(hub_id=hub_id, per_hour=configured, source="configured" if configured else "none")
+
+
+@router.get("", response_model=list[CapacityView], summary="Capacity per hour of every hub that has one")
+def read_capacities(store: StoreDep, settings: SettingsDep, user: Admin) -> list[CapacityView]:
+    hubs = sorted({*settings.hub_capacity_per_hour, *store.hub_capacities()})
+    return [_view(store, settings, hub) for hub in hubs]
+
+
+@router.put("/{hub_id}", response_model=CapacityView, summary="Set a hub's X-ray parcels per hour")
+def set_capacity(
+    hub_id: HubPath, body: CapacityIn, store: StoreDep, settings: SettingsDep, user: Admin
+) -> CapacityView:
+    """The queue pages' capacity figures use it at once. ``per_hour: null`` goes back to the configured figure."""
+    store.set_hub_capacity(hub_id, body.per_hour, actor=user.name)
+    return _view(store, settings, hub_id)

@@ -1,0 +1,65 @@
+"""Why a parcel got its decision, in words: made at scoring time, and remade on demand from the log.
+
+At scoring time only ``SCREEN`` decisions are explained (LightGBM's ``pred_contrib`` costs about a
+hundred scores), in one batched call per batch. Any logged decision can be explained again later
+from its stored feature row and model version: ``explain_logged`` runs the same code on the same
+inputs, so for a published ``SCREEN`` decision it returns exactly the reasons that were published.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import Any
+
+from models import registry
+from models.features import NUMERIC_FEATURES, FeatureRow
+from models.manifest import Reason
+from models.risk_model import RiskModel
+
+# Reasons that do not come from the model; their ``feature`` names none of the model's features.
+POLICY_FEATURES = frozenset({"rule", "exploration", "fail_safe"})
+FAIL_SAFE_TEXT = "no risk model in service: every priority-origin parcel is screened"
+ModelLoader = Callable[[str, str], RiskModel]
+
+
+def policy_reasons(why: str, propensity: float, rule_text: str | None) -> list[Reason]:
+    """The reason the policy itself gives, ahead of any model contributions."""
+    if why == "rule" and rule_text:
+        return [Reason(feature="rule", contribution=0.0, text=rule_text)]
+    if why == "exploration":
+        return [Reason(feature="exploration", contribution=0.0,
+                       text=f"random exploration check (chosen with probability {propensity:.3f})")]
+    if why == "fail_safe":
+        return [Reason(feature="fail_safe", contribution=0.0, text=FAIL_SAFE_TEXT)]
+    return []
+
+
+def logged_row(features: list[Any]) -> FeatureRow:
+    """A feature row as the store keeps it (JSON: NaN written as null) back to the row the model read."""
+    n = len(NUMERIC_FEATURES)
+    return [math.nan if value is None and i < n else value for i, value in enumerate(features)]
+
+
+@lru_cache(maxsize=8)
+def _registry_model(name: str, version: str) -> RiskModel:
+    return registry.load_version(name, version)
+
+
+def explain_logged(
+    row: Mapping[str, Any], top_k: int = 3, load: ModelLoader | None = None
+) -> list[Reason]:
+    """The explanation of a stored decision (a ``Store.decision`` row), recomputed from its logged inputs.
+
+    Policy reasons (rule hit, exploration, fail-safe) are what the policy recorded; model contributions
+    are recomputed from the logged feature row with the model version that made the decision. For a
+    ``RELEASE`` this is the explanation it would have been published with, had it been screened.
+    """
+    reasons = [Reason.model_validate(r) for r in row.get("reasons") or []]
+    kept = [r for r in reasons if r.feature in POLICY_FEATURES]
+    name, version, features = row.get("model_name"), row.get("model_version"), row.get("features")
+    if not name or not version or features is None:
+        return kept
+    model = (load or _registry_model)(str(name), str(version))
+    return kept + model.explain([logged_row(list(features))], top_k)[0]

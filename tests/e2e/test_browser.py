@@ -1,0 +1,204 @@
+"""The screening pages in headless Chromium, against a real server, store and model.
+
+A screener signs in, sees the hub's queue highest risk first, claims the top parcel, records contraband
+in a few taps; the parcel leaves the queue and the label is in the training data. A parcel flagged while
+the page is open appears without a reload. Every page is photographed at phone, tablet and desktop widths
+(``PARCELGUARD_SCREENSHOTS=DIR`` keeps them) and must not scroll sideways on a phone.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from itertools import islice
+from pathlib import Path
+
+import orjson
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from models.features import FeatureBuilder
+from models.manifest import Manifest
+from models.pii import Hasher
+from models.risk_model import RiskModel
+from parcelguard.config import Settings
+from scoring.api.app import create_app
+from scoring.db import make_engine
+from scoring.engine import ModelSource, Scorer
+from scoring.policy import PolicyConfig
+from scoring.store import Store
+from tests.conftest import make_settings
+from tests.scoring.api_support import record
+from training.dataset import replay_history
+from training.generate import WorldFiles
+from training.train import fit
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+WIDTHS = {"phone": (390, 844), "tablet": (820, 1180), "desktop": (1280, 800)}
+LIVE = 1500  # the world's last parcels, scored as if they were arriving now
+
+
+@pytest.fixture(scope="module")
+def model(world: WorldFiles, tmp_path_factory: pytest.TempPathFactory) -> RiskModel:
+    settings = make_settings(tmp_path_factory.mktemp("model"))
+    policy = PolicyConfig.build(settings.priority_origins, settings.destinations)
+    data, _ = replay_history(world.manifests, world.outcomes, FeatureBuilder(Hasher("test-hash-key")), policy)
+    trained, _ = fit(data, name="parcelguard-risk")
+    return trained
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """uvicorn on a free loopback port, in a thread, for the browser to reach."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def scored_store(settings: Settings, model: RiskModel, world: WorldFiles) -> Store:
+    store = Store(make_engine(settings.database_url))
+    store.create_schema()
+    with world.manifests.open("rb") as lines:
+        total = sum(1 for _ in lines)
+    with world.manifests.open("rb") as lines:
+        raws = [orjson.loads(line) for line in islice(lines, total - LIVE, None)]
+    scorer = Scorer(settings, store, ModelSource.fixed(model))
+    for start in range(0, len(raws), 500):
+        scorer.process([(Manifest.model_validate(raw), raw) for raw in raws[start:start + 500]])
+    return store
+
+
+def sign_in(page: Page, base: str, key: str) -> None:
+    page.goto(base + "/")
+    page.fill("#token", key)
+    page.click("button[type=submit]")
+
+
+def shoot(page: Page, folder: Path, name: str, width: str) -> None:
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(700)  # let a smooth scroll or a toast settle: this is a picture, not an assertion
+    page.evaluate("window.scrollTo({top: 0, behavior: 'instant'})")  # a sticky header photographs right from the top
+    page.screenshot(path=folder / f"{name}-{width}.png", full_page=True)
+    if width != "desktop":  # nothing may push the page wider than the phone or tablet
+        limit = WIDTHS[width][0]
+        wide = page.evaluate(f"""() => [...document.querySelectorAll("body *")]
+            .filter(e => e.getBoundingClientRect().right > {limit} + 1)
+            .map(e => `${{e.tagName}}.${{e.className}} ${{Math.round(e.getBoundingClientRect().right)}}px`)""")
+        assert page.evaluate("document.documentElement.scrollWidth") <= limit, (name, wide[:8])
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("PARCELGUARD_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def test_a_screener_claims_records_contraband_and_the_label_reaches_training(
+    tmp_path: Path, world: WorldFiles, model: RiskModel, browser: Browser, shots: Path
+) -> None:
+    settings = make_settings(tmp_path / "data", watchlist_path=tmp_path / "watchlist.json")
+    store = scored_store(settings, model, world)
+    hub = max(("HAK-MEILAN", "HAK-XIUYING", "SYX-TIANYA"), key=lambda h: len(store.queue(h, 500)))
+    store.set_hub_capacity(hub, 60, actor="admin-zhao")
+    store.add_api_key("screener-wang", "screener", "key-screener", hub)
+    top = store.queue(hub, 1)[0]["parcel_id"]
+
+    with serve(create_app(settings, store)) as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        sign_in(page, base, "key-screener")
+        expect(page).to_have_url(f"{base}/hubs/{hub}/queue")
+        expect(page.locator(".queue-card").first).to_have_attribute("data-pid", top)  # highest risk first
+        expect(page.locator("#s-flagged")).to_contain_text("/ 60")
+
+        page.click("#claim-next")
+        held = page.locator(f'.mine-card[data-pid="{top}"]')
+        expect(held).to_be_visible()
+        expect(page.locator(f'.queue-card[data-pid="{top}"]')).to_have_count(0)
+        held.get_by_text("Methamphetamine").click()
+        held.locator(".qty").fill("350")
+        held.locator(".note").fill("inside two tea tins")
+        held.get_by_role("button", name="Record contraband").click()
+        expect(page.locator("#toast")).to_contain_text(f"{top}: recorded contraband (methamphetamine, 350 g)")
+        expect(held).to_have_count(0)
+        expect(page.locator(f'[data-pid="{top}"]')).to_have_count(0)
+
+        labels = {row.parcel_id: row.label for row in store.labelled_rows()}
+        assert labels[top] is True
+        outcome = store.outcomes_for(top)[0]
+        assert (outcome["contraband_type"], outcome["quantity_g"], outcome["recorded_by"]) == (
+            "methamphetamine", 350.0, "screener-wang")
+        assert [(e["action"], e["actor"]) for e in store.audit_for(top)] == [
+            ("claim", "screener-wang"), ("outcome", "screener-wang")]
+
+        # A parcel flagged while the page is open shows up without a reload, at the top.
+        fresh = record("JTLIVE0000001", hub_id=hub, score=0.97)
+        store.record_decisions([fresh], {})
+        expect(page.locator(".queue-card").first).to_have_attribute("data-pid", "JTLIVE0000001", timeout=15_000)
+        page.close()
+
+        _photograph_every_page(browser, base, store, hub, shots)
+
+
+def _photograph_every_page(browser: Browser, base: str, store: Store, hub: str, shots: Path) -> None:
+    store.add_api_key("admin-zhao", "admin", "key-admin")
+    store.add_api_key("analyst-chen", "analyst", "key-analyst")
+    for width, (w, h) in WIDTHS.items():
+        context = browser.new_context(viewport={"width": w, "height": h})
+        page = context.new_page()
+        page.goto(base + "/")
+        shoot(page, shots, "login", width)
+        sign_in(page, base, "key-screener")
+        expect(page.locator(".queue-card").first).to_be_visible()
+        shoot(page, shots, "queue", width)
+        page.click("#claim-next")
+        expect(page.locator(".mine-card")).to_have_count(1)
+        shoot(page, shots, "queue-holding", width)
+        parcel = page.locator(".mine-card").first.get_attribute("data-pid")
+        page.goto(f"{base}/parcels/{parcel}")
+        expect(page.locator("h1")).to_have_text(str(parcel))
+        shoot(page, shots, "parcel", width)
+        page.goto(f"{base}/search?q={str(parcel)[:2]}")
+        shoot(page, shots, "search", width)
+        page.goto(f"{base}/parcels/NO-SUCH-PARCEL")
+        expect(page.locator("h1")).to_have_text("Not found")
+        shoot(page, shots, "error", width)
+        page.goto(f"{base}/parcels/{parcel}")
+        page.locator(".who button").click()  # sign out, hand the parcel back by letting the claim lapse
+        sign_in(page, base, "key-admin")
+        expect(page.locator(".hub").first).to_be_visible()
+        shoot(page, shots, "hubs", width)
+        page.goto(f"{base}/admin")
+        expect(page.locator("#keys tr").first).to_be_visible()
+        shoot(page, shots, "admin", width)
+        store.release_claim(str(parcel), "screener-wang")
+        context.close()

@@ -1,0 +1,105 @@
+"""Poison messages of every kind reach the DLQ with a reason and their original bytes; the stream goes on.
+
+Also: a store outage pauses consumption and retries the same batch, and nothing is lost or decided twice.
+"""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from kafka import KafkaProducer
+
+from scoring.store import Store
+from streams import clients, topics
+from streams.broker import EmbeddedBroker
+from tests.factories import manifest
+from tests.kafka_helpers import read_topic
+from tests.streams.conftest import RunScorer
+from tests.streams.support import decisions_by_parcel, manifests, wait_until
+
+pytestmark = [pytest.mark.kafka]
+
+POISON: list[tuple[str, bytes | None]] = [
+    ("invalid_json", b'{"schema_version": 1, "parcel_id": "BROKEN'),
+    ("invalid_json", b"\xff\xfe not utf-8"),
+    ("not_object", b"[1, 2, 3]"),
+    ("missing_field", orjson.dumps({k: v for k, v in manifest(parcel_id="NOHUB").items() if k != "hub_id"})),
+    ("invalid_field", orjson.dumps(manifest(parcel_id="BADWEIGHT", weight_g="heavy"))),
+    ("invalid_field", orjson.dumps(manifest(parcel_id="NOTZONE", accepted_at="2026-11-20T21:14:05"))),
+    ("oversize", orjson.dumps(manifest(parcel_id="HUGE", contents__description="x" * 70_000))),
+    ("unknown_schema_version", orjson.dumps(manifest(parcel_id="V2", schema_version=2))),
+    ("unknown_schema_version", orjson.dumps({k: v for k, v in manifest(parcel_id="NOV").items()
+                                             if k != "schema_version"})),
+    ("empty", b""),
+    ("empty", None),
+]
+
+
+def test_every_kind_of_poison_is_dead_lettered_with_reason_and_original_bytes(
+    broker: EmbeddedBroker, run_scorer: RunScorer, file_store: Store
+) -> None:
+    clients.ensure_topics(broker.bootstrap, partitions=1)  # one partition: the DLQ order follows the input
+    good = manifests(60, prefix="OK")
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+    for i, item in enumerate(good):
+        producer.send(topics.MANIFESTS, key=item["parcel_id"].encode(), value=orjson.dumps(item))
+        if i % 5 == 0 and i // 5 < len(POISON):  # poison spread through the stream
+            producer.send(topics.MANIFESTS, key=f"poison-{i}".encode(), value=POISON[i // 5][1])
+    producer.flush()
+    producer.close()
+
+    with run_scorer(broker.bootstrap) as stream:
+        dead = read_topic(broker.bootstrap, topics.MANIFESTS_DLQ, len(POISON))
+        published = read_topic(broker.bootstrap, topics.DECISIONS, len(good))
+        wait_until(lambda: stream.counters.consumed >= len(good) + len(POISON), 30, "every record counted")
+
+    assert len(dead) == len(POISON)
+    for record, (code, original) in zip(sorted(dead, key=lambda r: r.offset), POISON, strict=True):
+        headers = {k: v.decode() for k, v in record.headers}
+        assert headers["reason_code"] == code, headers["reason"]
+        assert headers["reason"] and headers["source_topic"] == topics.MANIFESTS
+        assert int(headers["source_offset"]) >= 0
+        assert record.value == (original or b"")  # the original bytes, untouched
+    reasons = " | ".join(dict(r.headers)["reason"].decode() for r in dead)
+    for expected in ("hub_id", "weight_g", "accepted_at", "oversize", "schema_version", "invalid JSON"):
+        assert expected in reasons
+    # The stream went on: every good manifest before and after the poison was decided once.
+    assert set(decisions_by_parcel(published)) == {m["parcel_id"] for m in good}
+    assert file_store.count_decisions() == len(good)
+    assert stream.counters.by_rejection["empty"] == 2 and stream.counters.dead_lettered == len(POISON)
+
+
+def test_a_store_outage_pauses_and_retries_without_loss_or_double_decisions(
+    broker: EmbeddedBroker, run_scorer: RunScorer, file_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clients.ensure_topics(broker.bootstrap, partitions=2)
+    real_record = file_store.record_decisions
+    failures = {"left": 3}
+
+    def flaky(*args: object, **kwargs: object) -> int:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise ConnectionError("database went away")
+        return real_record(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(file_store, "record_decisions", flaky)
+    items = manifests(300, prefix="OUT")
+    producer = clients.producer(broker.bootstrap)
+    for item in items:
+        producer.send(topics.MANIFESTS, key=item["parcel_id"].encode(), value=orjson.dumps(item))
+    producer.flush()
+    producer.close()
+
+    with run_scorer(broker.bootstrap) as stream:
+        published = read_topic(broker.bootstrap, topics.DECISIONS, len(items), timeout_s=90)
+        wait_until(lambda: stream.counters.consumed >= len(items), 30, "every record counted")
+
+    assert failures["left"] == 0 and stream.counters.retries >= 3
+    by_parcel = decisions_by_parcel(published)
+    assert set(by_parcel) == {m["parcel_id"] for m in items}
+    assert file_store.count_decisions() == len(items)
+    # Nothing was published before it was stored: every published decision is the stored one.
+    for parcel_id, copies in by_parcel.items():
+        stored = file_store.decision(parcel_id)
+        assert stored is not None
+        assert all(c["action"] == stored["action"] and c["why"] == stored["why"] for c in copies)

@@ -1,0 +1,91 @@
+"""Training on a labelled history: held-out period after everything learnt from, calibrated scores, and
+an MLflow run carrying parameters, data window, metrics, schema, plots, a model card and a signature."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from models import registry
+from models.features import FEATURE_NAMES, FeatureBuilder
+from models.pii import Hasher
+from models.risk_model import RiskModel
+from parcelguard.config import Settings
+from scoring.policy import PolicyConfig
+from tests.conftest import make_settings
+from training import evaluate, pipeline
+from training.dataset import TrainingSet, replay_history
+from training.generate import WorldFiles
+from training.train import TrainConfig, fit, split
+
+
+@pytest.fixture(scope="module")
+def history(world: WorldFiles) -> TrainingSet:
+    policy = PolicyConfig.build(["Yunnan", "Guangdong", "Guangxi", "Sichuan", "Guizhou"], ["Hainan"])
+    data, _ = replay_history(world.manifests, world.outcomes, FeatureBuilder(Hasher("test-hash-key")), policy)
+    return data
+
+
+@pytest.fixture(scope="module")
+def fitted(history: TrainingSet) -> tuple[RiskModel, TrainingSet]:
+    return fit(history, name="parcelguard-risk")
+
+
+def test_the_held_out_period_comes_after_everything_the_model_learnt_from(history: TrainingSet) -> None:
+    train, valid, test = split(history, config=TrainConfig())
+    assert len(train) and len(valid) and len(test)
+    assert max(train.times) <= min(valid.times) and max(valid.times) <= min(test.times)
+    assert len(test) / len(history) == pytest.approx(0.15, abs=0.01)
+
+
+def test_scores_are_calibrated_probabilities_on_the_held_out_period(fitted: tuple[RiskModel, TrainingSet]) -> None:
+    model, test = fitted
+    scores = model.score_rows(test.rows)
+    assert np.all((scores > 0) & (scores < 1))
+    observed = float(test.y.mean())
+    assert observed / 2 < float(scores.mean()) < observed * 2
+    # The riskiest tenth holds far more contraband than the rest, at about the rate it predicts.
+    top = scores >= np.quantile(scores, 0.9)
+    assert test.y[top].mean() > 4 * test.y[~top].mean()
+    assert evaluate.calibration_error(evaluate.calibration_table(scores, test.y)) < 0.01
+
+
+def test_the_model_ranks_far_better_than_chance(fitted: tuple[RiskModel, TrainingSet]) -> None:
+    model, test = fitted
+    metrics = evaluate.summary(model.score_rows(test.rows), test.y, 0.05)
+    assert metrics["recall_at_capacity"] > 0.25  # random selection at 5% would catch about 5%
+
+
+def test_a_training_run_logs_everything_and_registers_a_signed_model(history: TrainingSet, tmp_path: Path) -> None:
+    settings: Settings = make_settings(tmp_path / "data")
+    job = pipeline.run_training(settings, history, "bootstrap")
+    assert job.comparison.promoted and job.comparison.reason == "no champion yet"
+    client = MlflowClient()
+    run = client.get_run(str(job.train.run_id))
+    params, metrics = run.data.params, run.data.metrics
+    for key in ("window_start", "window_end", "test_start", "rows", "positives", "test_rows", "trained_until",
+                "capacity_share", "num_leaves", "calibration"):
+        assert key in params
+    assert int(params["rows"]) == len(history)
+    for key in ("test_recall_at_capacity", "test_precision_at_capacity", "test_pr_auc",
+                "test_recall_ratio_to_perfect", "test_precision_ratio_to_perfect", "test_caught_per_1000_screened",
+                "test_calibration_error"):
+        assert key in metrics
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"model_card.md", "feature_list.json", "feature_schema.json", "evaluation.json",
+            "promotion.json", "plots"} <= artifacts
+    plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert plots == {"plots/capacity_curve.png", "plots/calibration.png", "plots/feature_importance.png"}
+    card = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/model_card.md")
+    assert "held-out" in card and str(len(history)) in card
+
+    info = mlflow.models.get_model_info(f"models:/{settings.model_name}@champion")
+    assert info.signature is not None and info.signature.inputs.input_names() == FEATURE_NAMES
+    loaded = registry.load_alias(settings.model_name, "champion")
+    assert loaded is not None and loaded.version == job.train.model.version
+    sample = history.rows[:50]
+    assert np.allclose(loaded.score_rows(sample), job.train.model.score_rows(sample))

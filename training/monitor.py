@@ -1,0 +1,448 @@
+"""Monitoring over the decision log: per window (hour, day, week), per hub and overall, per model version.
+
+For each window it measures what analysts ask of a model in service: per-feature and score drift
+against the training reference of the model that scored the window (``training.drift``), flag rate
+against capacity, hit rate of screened parcels, the miss rate among released parcels estimated from
+the random exploration share (inverse-propensity weighted, with a Wilson interval), late labels, and
+volume by origin. A challenger scored in shadow is judged for drift beside the champion. Thresholds
+crossed become alerts, kept in the store (one per kind, scope, window and version; re-judging a window
+updates its alert).
+
+Windows follow China local time (the hubs' clock): days start at local midnight, weeks on Monday.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from models.features import CHINA_TZ, FeatureRow
+from training import drift
+from training.evaluate import wilson_interval
+
+log = logging.getLogger(__name__)
+
+GRANULARITIES = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
+DEFAULT_SPAN = {"hour": timedelta(hours=48), "day": timedelta(days=14), "week": timedelta(weeks=8)}
+MAX_DRIFT_ROWS = 5000  # rows per window and version the drift statistics read (a seeded sample beyond)
+FLAG_OVER = 1.25  # flagged / capacity above this jams the X-ray lanes
+FLAG_UNDER = 0.5  # ... below this wastes them
+FLAG_MIN_ROWS = 200
+RATE_MIN_LABELS = 30
+ALL = "all"
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A proportion with its Wilson interval; ``n`` may be an effective (weighted) count."""
+
+    hits: float
+    n: float
+    rate: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, hits: float, n: float) -> Rate:
+        rate, low, high = wilson_interval(hits, n)
+        return cls(hits, n, rate, low, high)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What a version's held-out evaluation implied, for judging its live performance."""
+
+    precision: float | None = None  # hit rate at capacity
+    miss_rate: float | None = None  # contraband rate among released parcels
+
+
+@dataclass
+class ModelWindow:
+    """One model version's drift in one window (``role``: "in service" or "shadow")."""
+
+    version: str
+    role: str
+    rows: int
+    features: list[drift.FeatureDrift]
+    score: drift.ScoreDrift
+    histogram: dict[str, list[float]]
+    note: str = ""
+
+    @property
+    def drifted(self) -> list[drift.FeatureDrift]:
+        return [f for f in self.features if f.drifted]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "role": self.role, "rows": self.rows, "note": self.note,
+                "drifted": [f.feature for f in self.drifted], "features": [f.as_dict() for f in self.features],
+                "score": self.score.as_dict(), "score_histogram": self.histogram}
+
+
+@dataclass
+class WindowReport:
+    start: datetime
+    end: datetime
+    covered_s: float
+    scope: str
+    total: int
+    in_scope: int
+    flagged: int
+    flagged_by_why: dict[str, int]
+    capacity: float
+    released: int
+    hit: Rate
+    model_hit: Rate
+    miss: Rate
+    expected_missed: float
+    late_hits: int
+    by_origin: dict[str, int]
+    models: list[ModelWindow] = field(default_factory=list)
+
+    @property
+    def flag_rate(self) -> float:
+        return self.flagged / self.in_scope if self.in_scope else math.nan
+
+    @property
+    def capacity_ratio(self) -> float:
+        return self.flagged / self.capacity if self.capacity else math.nan
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if k != "models"}
+        data.update(start=self.start.isoformat(), end=self.end.isoformat(), flag_rate=self.flag_rate,
+                    capacity_ratio=self.capacity_ratio, models=[m.as_dict() for m in self.models])
+        return data
+
+
+@dataclass
+class Alert:
+    kind: str  # feature_drift | score_drift | flag_rate | hit_rate | miss_rate
+    severity: str  # info | warning | critical
+    scope: str
+    granularity: str
+    window_start: datetime
+    window_end: datetime
+    model_name: str
+    model_version: str | None
+    message: str
+    detail: dict[str, Any]
+    value: float | None
+    threshold: float | None
+
+    @property
+    def key(self) -> str:
+        start = self.window_start.isoformat()
+        return f"{self.kind}|{self.scope}|{self.granularity}|{start}|{self.model_version or '-'}"
+
+    def as_row(self) -> dict[str, Any]:
+        return {**asdict(self), "key": self.key, "value": _finite(self.value), "threshold": _finite(self.threshold)}
+
+
+@dataclass
+class Report:
+    model_name: str
+    granularity: str
+    since: datetime
+    until: datetime
+    generated_at: datetime
+    live: dict[str, str]  # alias -> version
+    windows: list[WindowReport]
+    alerts: list[Alert]
+    expectations: dict[str, Expectation]
+
+    def scope_windows(self, scope: str = ALL) -> list[WindowReport]:
+        return [w for w in self.windows if w.scope == scope]
+
+    @property
+    def scopes(self) -> list[str]:
+        return [ALL, *sorted({w.scope for w in self.windows} - {ALL})]
+
+    @property
+    def versions(self) -> list[str]:
+        return sorted({m.version for w in self.windows for m in w.models}, key=_version_key)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model_name": self.model_name, "granularity": self.granularity, "since": self.since.isoformat(),
+            "until": self.until.isoformat(), "generated_at": self.generated_at.isoformat(), "live": self.live,
+            "thresholds": thresholds(), "expectations": {v: asdict(e) for v, e in self.expectations.items()},
+            "windows": [w.as_dict() for w in self.windows],
+            "alerts": [{**a.as_row(), "window_start": a.window_start.isoformat(),
+                        "window_end": a.window_end.isoformat()} for a in self.alerts],
+        }
+
+
+def thresholds() -> dict[str, Any]:
+    return {"wasserstein": drift.WASSERSTEIN_THRESHOLD, "jensen_shannon": drift.JS_THRESHOLD,
+            "psi": drift.PSI_THRESHOLD, "test_p_value": drift.TEST_P_VALUE, "judge_min_rows": drift.JUDGE_MIN_ROWS,
+            "flag_over_capacity": FLAG_OVER, "flag_under_capacity": FLAG_UNDER}
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _version_key(version: str) -> tuple[int, str]:
+    return (int(version), "") if version.isdigit() else (1 << 30, version)
+
+
+def window_start(at: datetime, granularity: str) -> datetime:
+    """The start (UTC) of the window holding ``at``, aligned to China local time."""
+    local = at.astimezone(CHINA_TZ)
+    if granularity == "hour":
+        local = local.replace(minute=0, second=0, microsecond=0)
+    else:
+        local = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if granularity == "week":
+            local -= timedelta(days=local.weekday())
+    return local.astimezone(UTC)
+
+
+class _Sample:
+    """A seeded reservoir of feature rows and scores, so a busy window costs no more than a quiet one."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.rows: list[FeatureRow] = []
+        self.scores: list[float] = []
+        self.seen = 0
+
+    def add(self, row: FeatureRow, score: float | None) -> None:
+        self.seen += 1
+        if len(self.rows) < MAX_DRIFT_ROWS:
+            self.rows.append(row)
+            self.scores.append(math.nan if score is None else score)
+            return
+        j = self.rng.randrange(self.seen)
+        if j < MAX_DRIFT_ROWS:
+            self.rows[j] = row
+            self.scores[j] = math.nan if score is None else score
+
+
+@dataclass
+class _Tally:
+    total: int = 0
+    in_scope: int = 0
+    flagged: Counter[str] = field(default_factory=Counter)
+    released: int = 0
+    screened_labelled: int = 0
+    screened_hits: int = 0
+    model_labelled: int = 0
+    model_hits: int = 0
+    explored: list[tuple[float, float]] = field(default_factory=list)  # (1/propensity, label)
+    late_hits: int = 0
+    by_origin: Counter[str] = field(default_factory=Counter)
+    samples: dict[tuple[str, str], _Sample] = field(default_factory=dict)  # (version, role) -> sample
+
+    def add(self, row: dict[str, Any], seed: int, shadow: bool) -> None:
+        self.total += 1
+        self.by_origin[row.get("origin_province") or "(unknown)"] += 1
+        if row["why"] == "out_of_scope":
+            return
+        self.in_scope += 1
+        label = row["label"]
+        if row["action"] == "SCREEN":
+            self.flagged[row["why"]] += 1
+            if label is not None and not row["late"]:
+                self.screened_labelled += 1
+                self.screened_hits += bool(label)
+                if row["why"] == "model":
+                    self.model_labelled += 1
+                    self.model_hits += bool(label)
+                elif row["why"] == "exploration" and row["propensity"] > 0:
+                    self.explored.append((1.0 / row["propensity"], float(label)))
+        else:
+            self.released += 1
+            self.late_hits += bool(row["late"])
+        features = row.get("features")
+        if features is None:
+            return
+        for version, role, score in ((row["model_version"], "in service", row["score"]),
+                                     (row["shadow_version"], "shadow", row["shadow_score"])):
+            if version is not None and (role != "shadow" or shadow):
+                key = (str(version), role)
+                if key not in self.samples:
+                    self.samples[key] = _Sample(seed)
+                self.samples[key].add(features, score)
+
+
+def _miss_rate(explored: list[tuple[float, float]]) -> Rate:
+    """Contraband rate among parcels the model would release, from exploration labels weighted by
+    1/propensity; the interval uses Kish's effective sample size."""
+    if not explored:
+        return Rate.of(0, 0)
+    w = np.array([e[0] for e in explored])
+    y = np.array([e[1] for e in explored])
+    rate = float(np.sum(w * y) / np.sum(w))
+    n_eff = float(np.sum(w) ** 2 / np.sum(w * w))
+    return Rate.of(rate * n_eff, n_eff)
+
+
+def _capacity(scope: str, tally: _Tally, seconds: float, share: float, per_hour: dict[str, int]) -> float:
+    cap = per_hour.get(scope)
+    return cap * seconds / 3600.0 if cap is not None else share * tally.in_scope
+
+
+def build_report(
+    rows: Iterable[dict[str, Any]],
+    *,
+    model_name: str,
+    granularity: str,
+    since: datetime,
+    until: datetime,
+    references: Callable[[str], dict[str, Any] | None],
+    capacity_share: float,
+    hub_capacity_per_hour: dict[str, int] | None = None,
+    expectations: dict[str, Expectation] | None = None,
+    live: dict[str, str] | None = None,
+    seed: int = 0,
+) -> Report:
+    """Windows, their statistics and the alerts they raise, from decision-log rows (``Store.monitoring_rows``)."""
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}, not {granularity!r}")
+    per_hour = dict(hub_capacity_per_hour or {})
+    tallies: dict[tuple[datetime, str], _Tally] = {}
+    for row in rows:
+        start = window_start(row["accepted_at"], granularity)
+        for scope in (ALL, row["hub_id"]):
+            key = (start, scope)
+            if key not in tallies:
+                tallies[key] = _Tally()
+            # A challenger in shadow reads the same parcels: judged overall, not again per hub.
+            tallies[key].add(row, seed, shadow=scope == ALL)
+    length = GRANULARITIES[granularity]
+    cache: dict[str, dict[str, Any] | None] = {}
+
+    def reference(version: str) -> dict[str, Any] | None:
+        if version not in cache:
+            cache[version] = references(version)
+        return cache[version]
+
+    windows: list[WindowReport] = []
+    for (start, scope), tally in sorted(tallies.items(), key=lambda kv: (kv[0][0], kv[0][1] != ALL, kv[0][1])):
+        end = start + length
+        covered = (min(end, until) - max(start, since)).total_seconds()
+        if scope == ALL:
+            hubs = [t for (s, h), t in tallies.items() if s == start and h != ALL]
+            hub_names = [h for (s, h) in tallies if s == start and h != ALL]
+            capacity = sum(_capacity(h, t, covered, capacity_share, per_hour) for h, t in zip(hub_names, hubs,
+                                                                                                strict=True))
+        else:
+            capacity = _capacity(scope, tally, covered, capacity_share, per_hour)
+        miss = _miss_rate(tally.explored)
+        window = WindowReport(
+            start=start, end=end, covered_s=covered, scope=scope, total=tally.total, in_scope=tally.in_scope,
+            flagged=sum(tally.flagged.values()), flagged_by_why=dict(tally.flagged), capacity=capacity,
+            released=tally.released, hit=Rate.of(tally.screened_hits, tally.screened_labelled),
+            model_hit=Rate.of(tally.model_hits, tally.model_labelled), miss=miss,
+            expected_missed=miss.rate * tally.released if math.isfinite(miss.rate) else math.nan,
+            late_hits=tally.late_hits, by_origin=dict(tally.by_origin.most_common()),
+        )
+        for (version, role), sample in sorted(tally.samples.items(), key=lambda kv: (kv[0][1] != "in service",
+                                                                                     _version_key(kv[0][0]))):
+            window.models.append(_model_window(version, role, sample, reference(version), scope, covered))
+        windows.append(window)
+    report = Report(model_name, granularity, since, until, datetime.now(UTC), dict(live or {}), windows, [],
+                    dict(expectations or {}))
+    report.alerts = evaluate_alerts(report)
+    return report
+
+
+def _model_window(version: str, role: str, sample: _Sample, reference: dict[str, Any] | None, scope: str,
+                  covered: float) -> ModelWindow:
+    scores = np.asarray(sample.scores, dtype=float)
+    scores = scores[np.isfinite(scores)]
+    if reference is None:
+        empty = drift.score_drift({}, scores)
+        return ModelWindow(version, role, sample.seen, [], empty, {}, "no training reference found for this version")
+    note = ""
+    ref = reference
+    if scope != ALL:
+        hub_ref = drift.hub_reference(reference, scope)
+        if hub_ref is None:
+            note = "no profile of this hub in the training reference: shown against all hubs, not judged"
+        else:
+            ref = hub_ref
+    features = drift.feature_drift(ref, sample.rows, covered)
+    score = drift.score_drift(ref, scores, covered)
+    if note:
+        for item in features:
+            item.drifted, item.judged, item.note = False, False, note
+        score.drifted, score.judged, score.note = False, False, note
+    return ModelWindow(version, role, sample.seen, features, score, drift.score_histogram(ref, scores), note)
+
+
+def evaluate_alerts(report: Report) -> list[Alert]:
+    """The thresholds each window crossed, named for people: which features, by what method, how far."""
+    found: list[Alert] = []
+    for w in report.windows:
+        base: dict[str, Any] = {"scope": w.scope, "granularity": report.granularity, "window_start": w.start,
+                                "window_end": w.end, "model_name": report.model_name}
+        where = "all hubs" if w.scope == ALL else f"hub {w.scope}"
+        when = w.start.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M" if report.granularity == "hour" else "%Y-%m-%d")
+        for m in w.models:
+            shadow = m.role == "shadow"
+            drifted = [] if shadow else m.drifted  # a shadow reads the same parcels: its drift is in the report
+            if drifted:
+                names = ", ".join(f"{f.feature} ({f.method} {f.value:.3f} > {f.threshold:g})" for f in drifted[:5])
+                more = f" and {len(drifted) - 5} more" if len(drifted) > 5 else ""
+                severity = "critical" if len(drifted) >= 3 else "warning"
+                found.append(Alert(
+                    "feature_drift", severity, model_version=m.version, **base,
+                    message=f"{len(drifted)} feature(s) drifting for model v{m.version} on {where}, "
+                            f"{report.granularity} of {when}: {names}{more}",
+                    detail={"role": m.role, "rows": m.rows, "features": [
+                        {"feature": f.feature, "method": f.method, "value": f.value, "threshold": f.threshold,
+                         "p_value": f.p_value} for f in drifted]},
+                    value=max(f.severity for f in drifted), threshold=1.0))
+            if m.score.drifted:
+                found.append(Alert(
+                    "score_drift", "info" if shadow else "warning", model_version=m.version, **base,
+                    message=f"score distribution of model v{m.version}{' (shadow)' if shadow else ''} shifted on "
+                            f"{where}, {report.granularity} of {when}: PSI {m.score.value:.3f} > {m.score.threshold:g}",
+                    detail={"role": m.role, "rows": m.rows, "psi": m.score.value, "p_value": m.score.p_value},
+                    value=m.score.value, threshold=m.score.threshold))
+        found.extend(_performance_alerts(report, w, base, where, when))
+    return found
+
+
+def _performance_alerts(report: Report, w: WindowReport, base: dict[str, Any], where: str, when: str) -> list[Alert]:
+    found: list[Alert] = []
+    acting = next((m.version for m in w.models if m.role == "in service"), None)
+    if w.in_scope >= FLAG_MIN_ROWS and math.isfinite(w.capacity_ratio) and w.capacity > 0:
+        ratio = w.capacity_ratio
+        if ratio > FLAG_OVER or ratio < FLAG_UNDER:
+            over = ratio > FLAG_OVER
+            found.append(Alert(
+                "flag_rate", "critical" if over else "warning", model_version=acting, **base,
+                message=f"{w.flagged} parcels flagged against a capacity of {w.capacity:.0f} on {where}, "
+                        f"{report.granularity} of {when} ({ratio:.0%}): {'jams' if over else 'wastes'} the X-ray lanes",
+                detail={"flagged": w.flagged, "capacity": w.capacity, "by_why": w.flagged_by_why},
+                value=ratio, threshold=FLAG_OVER if over else FLAG_UNDER))
+    expected = report.expectations.get(acting or "")
+    if expected is None:
+        return found
+    if expected.precision and w.model_hit.n >= RATE_MIN_LABELS and w.model_hit.high < expected.precision / 2:
+        found.append(Alert(
+            "hit_rate", "warning", model_version=acting, **base,
+            message=f"hit rate of model-flagged parcels {w.model_hit.rate:.1%} (95% CI {w.model_hit.low:.1%}–"
+                    f"{w.model_hit.high:.1%}) on {where}, {report.granularity} of {when}: under half the "
+                    f"{expected.precision:.1%} its held-out period implied",
+            detail={**asdict(w.model_hit), "expected": expected.precision},
+            value=w.model_hit.rate, threshold=expected.precision / 2))
+    if expected.miss_rate is not None and w.miss.n > 0 and w.miss.low > expected.miss_rate:
+        found.append(Alert(
+            "miss_rate", "critical", model_version=acting, **base,
+            message=f"estimated miss rate among released parcels {w.miss.rate:.2%} (95% CI {w.miss.low:.2%}–"
+                    f"{w.miss.high:.2%}, from {w.miss.n:.0f} effective exploration labels) on {where}, "
+                    f"{report.granularity} of {when}: above the {expected.miss_rate:.2%} its held-out period implied",
+            detail={**asdict(w.miss), "expected": expected.miss_rate},
+            value=w.miss.rate, threshold=expected.miss_rate))
+    return found
