@@ -4,7 +4,12 @@ BIN := $(VENV)/bin
 
 .PHONY: setup up test lint bench clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed node_modules/.installed
+
+# s3rver (npm) for the durable embedded broker; optional for `make up`, installed by scripts/system-deps.sh for tests.
+node_modules/.installed: package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: 'parcelguard broker --durable' needs it (scripts/system-deps.sh installs it)"; fi
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from typing import Any
 
 _SPACES = re.compile(r"[\s\-()+]")
@@ -24,13 +25,19 @@ PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
 class Hasher:
     """Turns a personal value into a stable, keyed, non-reversible token."""
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, cache_size: int = 200_000) -> None:
         self._key = hashlib.sha256(key.encode()).digest()  # BLAKE2b keys are at most 64 bytes
+        # The scorer hashes each party several times (entity keys, rules, redaction) and the same senders
+        # and addresses recur: a bounded in-memory cache of tokens saves most of it (nothing is written out).
+        self._cached = lru_cache(maxsize=cache_size)(self._token)
 
     def __call__(self, kind: str, value: str | None) -> str | None:
         """``kind`` is the field's name (phone, address...), so a phone hashes alike as sender or recipient."""
         if value is None:
             return None
+        return self._cached(kind, value)
+
+    def _token(self, kind: str, value: str) -> str | None:
         normalised = _SPACES.sub("", value).lower()
         if not normalised:
             return None

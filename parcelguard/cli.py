@@ -152,8 +152,8 @@ def simulate(
     seed: int = 7,
     manifests: Annotated[Path | None, typer.Option(help="replay a recorded world: manifest JSONL")] = None,
     truth: Annotated[Path | None, typer.Option(help="its ground truth JSONL (parcel_id, label, p)")] = None,
-    out: Annotated[Path, typer.Option(help="folder for simulation.json, .png, .md and the decision logs")] = Path(
-        "data/simulation"),
+    out: Annotated[Path, typer.Option(help="folder for simulation.json, .png and .md")] = Path("data/simulation"),
+    keep_logs: Annotated[bool, typer.Option(help="keep each arm's decision log (SQLite) under OUT/logs")] = False,
 ) -> None:
     """Closed loop over N days: the real scorer under capacity, outcomes, retraining, a new pattern;
     compared with exploration off, rules only, random and screening every priority-origin parcel."""
@@ -179,7 +179,7 @@ def simulate(
 
         try:
             result = sim.run(settings, config, world, advance, source="recorded" if world else "generator",
-                             workdir=out / "logs")
+                             workdir=out / "logs" if keep_logs else None)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from exc
     paths = simulation_report.write(result, out)
@@ -224,7 +224,11 @@ def score(
 
     settings = get_settings()
     store = _store(settings)
-    registry.configure(settings.mlflow_tracking_uri, settings.data_dir)
+    try:
+        registry.configure(settings.mlflow_tracking_uri, settings.data_dir)
+    except Exception as exc:  # no registry: score in fail-safe (health says so) and keep asking for a model
+        log.error("model registry unavailable at start; scoring fail-safe until it answers",
+                  extra={"error": f"{type(exc).__name__}: {exc}"})
     servers = bootstrap or settings.kafka_bootstrap
     clients.ensure_topics(servers, settings.partitions)
     scorer = Scorer(settings, store, ModelSource(settings.model_name))
@@ -341,12 +345,19 @@ def serve(host: str | None = None, port: int | None = None) -> None:
 
 
 @app.command()
-def broker(port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 19092) -> None:
-    """Run the embedded Kafka-compatible broker (Tansu, memory storage) until Ctrl-C."""
-    from streams.broker import EmbeddedBroker
+def broker(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 19092,
+    durable: Annotated[bool, typer.Option(help="keep topics and offsets on disk (Tansu on S3 in s3rver)")] = False,
+) -> None:
+    """Run the embedded Kafka-compatible broker (Tansu; memory storage, or durable) until Ctrl-C."""
+    from streams.broker import EmbeddedBroker, durable_broker
 
-    with EmbeddedBroker(port=port) as running:
-        console.print(f"broker listening on {running.bootstrap}; Ctrl-C stops it")
+    settings = get_settings()
+    embedded = durable_broker(settings.data_dir / "broker", port, settings.data_dir / "broker.log") if durable \
+        else EmbeddedBroker(port=port)
+    with embedded as running:
+        where = f"; data in {settings.data_dir / 'broker'}" if durable else " (memory: lost on stop)"
+        console.print(f"broker listening on {running.bootstrap}{where}; Ctrl-C stops it")
         stopped = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
         with contextlib.suppress(KeyboardInterrupt):
@@ -390,6 +401,39 @@ def _local_day(value: str | None) -> datetime | None:
         return datetime.combine(date.fromisoformat(value), time(), CHINA_TZ)
     except ValueError as exc:
         raise typer.BadParameter(f"{value!r} is not a date like 2026-10-14") from exc
+
+
+@app.command()
+def bench(
+    json_out: Annotated[Path, typer.Option("--json", help="write the figures here as JSON")] = Path("bench.json"),
+    manifests: Annotated[int, typer.Option(help="manifests for the throughput runs")] = 60_000,
+    group_manifests: Annotated[int, typer.Option(help="manifests for the 1/2/3-scorer group runs")] = 30_000,
+) -> None:
+    """Benchmark the scorer against a bare Kafka consumer on embedded parts; print a table, write JSON."""
+    from rich.table import Table
+
+    from streams.bench import as_json, benchmark
+
+    result = benchmark(total=manifests, group_total=group_manifests, say=lambda m: console.print(f"[dim]{m}[/]"))
+    json_out.write_bytes(as_json(result))
+    table = Table(title="parcelguard bench (2 shared cores: ±30% run to run; compare ratios)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("target", justify="right")
+    table.add_row("bare kafka-python consumer, msgs/s", f"{result.bare_consumer_msgs_per_s:,.0f}", "")
+    table.add_row("one scorer process, manifests/s", f"{result.scorer_msgs_per_s:,.0f}", "")
+    table.add_row("ratio to bare consumer", f"{result.ratio_to_bare_consumer:.3f}", "≥ 0.5")
+    table.add_row(f"latency at {result.half_load_rate:,.0f}/s: p50 / p95 / p99 ms",
+                  f"{result.p50_ms:.0f} / {result.p95_ms:.0f} / {result.p99_ms:.0f}", "p99 < 250")
+    table.add_row("scorer peak RSS, MB", f"{result.peak_rss_mb:.0f}", "< 600")
+    table.add_row("share of decisions SCREEN (all explained)", f"{result.screened_share:.1%}", "")
+    for run in result.group:
+        table.add_row(f"{run['scorers']} scorer(s) in one group: manifests/s; lost; decided twice",
+                      f"{run['msgs_per_s']:,.0f}; {run['lost']}; {run['decided_twice']}", "0 lost, 0 twice")
+    Console().print(table)
+    for note in result.notes:
+        console.print(f"note: {note}")
+    console.print(f"figures written to {json_out}")
 
 
 @app.command("add-key")

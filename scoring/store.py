@@ -104,13 +104,13 @@ class Store:
              "burst": s.burst, "partners": s.partners}
             for k, s in stats.items()
         ]
-        for start in range(0, len(rows), 2000):
-            stmt = self._insert(entity_stats).values(rows[start : start + 2000])
+        if rows:
+            stmt = self._insert(entity_stats)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["key"],
                 set_={c: stmt.excluded[c] for c in ("count", "first_seen", "last_seen", "burst", "partners")},
             )
-            conn.execute(stmt)
+            conn.execute(stmt, rows)  # executemany: compiled once, not once per batch
 
     def save_entity_stats(self, stats: dict[str, EntityStat]) -> None:
         with self.engine.begin() as conn:
@@ -150,11 +150,12 @@ class Store:
         ]
         inserted = 0
         with self.engine.begin() as conn:
-            for start in range(0, len(rows), 1000):
-                stmt = self._insert(decisions).values(rows[start : start + 1000])
-                stmt = stmt.on_conflict_do_nothing(index_elements=["parcel_id"])
+            if rows:
+                # One cached statement run over many parameter sets: a multi-VALUES statement is recompiled
+                # per batch, which cost more than everything else the scorer does (profiled, issue 3).
+                stmt = self._insert(decisions).on_conflict_do_nothing(index_elements=["parcel_id"])
                 # SQLAlchemy 2.1 keeps an INSERT's rowcount only when asked (PostgreSQL reports -1 otherwise).
-                inserted += conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
+                inserted += conn.execute(stmt.execution_options(preserve_rowcount=True), rows).rowcount
             if stats:
                 self._upsert_stats(conn, stats)
         return inserted

@@ -180,7 +180,8 @@ class ScoredArm:
         for start in range(0, len(parcels), BATCH):
             chunk = sorted(parcels[start : start + BATCH], key=lambda p: p.manifest.accepted_at)
             records = self.scorer.decide([(p.manifest, p.raw) for p in chunk], history)
-            self.store.record_decisions(records, {})
+            # Out-of-scope decisions carry nothing training reads; leaving them out halves the writes.
+            self.store.record_decisions([r for r in records if r.decision.why != "out_of_scope"], {})
             history.dirty.clear()
             screened.update({r.decision.parcel_id: r.decision.why for r in records if r.decision.action == "SCREEN"})
         return screened
@@ -332,26 +333,32 @@ def run(
     folder is given, so it can be inspected afterwards; otherwise in a temporary folder.
     """
     settings = settings.model_copy(update={"capacity_share": config.capacity_share, "hub_capacity_per_hour": {}})
-    days = days if days is not None else generated_days(config)
+    days = iter(days) if days is not None else generated_days(config)
     policy = PolicyConfig.build(settings.priority_origins, settings.destinations)
     builder = FeatureBuilder(Hasher(settings.hash_key.get_secret_value()))
     result = SimResult(config, source=source)
 
-    history_parcels: list[Parcel] = []
+    # The history days stream through the replay one day at a time (a fully screened history: every
+    # label is known), so a long history never sits in memory as parsed manifests.
+    labels: dict[str, bool] = {}
     first_day: int | None = None
     pending: tuple[int, list[Parcel]] | None = None
-    for day, parcels in days:
-        first_day = day if first_day is None else first_day
-        if day - first_day < config.history_days:
-            history_parcels.extend(parcels)
-            continue
-        pending = (day, parcels)
-        break
+
+    def history_manifests() -> Iterator[Manifest]:
+        nonlocal first_day, pending
+        for day, parcels in days:
+            first_day = day if first_day is None else first_day
+            if day - first_day >= config.history_days:
+                pending = (day, parcels)
+                return
+            for parcel in parcels:
+                labels[parcel.manifest.parcel_id] = parcel.label
+                yield parcel.manifest
+            labels.clear()  # the replay has read this day's labels
+
+    bootstrap_set, history = replay_manifests(history_manifests(), labels, builder, policy)
     if pending is None or first_day is None:
         raise ValueError(f"the world has no day after its {config.history_days} history days")
-    labels = {p.manifest.parcel_id: p.label for p in history_parcels}
-    bootstrap_set, history = replay_manifests([p.manifest for p in history_parcels], labels, builder, policy)
-    del history_parcels, labels
     model, test = fit(bootstrap_set, name=settings.model_name)
     model.version = "bootstrap"
     trained_until = test.times[0] if len(test) else math.inf
@@ -370,8 +377,9 @@ def run(
             if arm in config.arms:
                 share = config.exploration_share if arm == "system" else 0.0
                 arm_settings = settings.model_copy(update={"exploration_share": share})
-                scored[arm] = ScoredArm(arm, arm_settings, config, Path(folder), model, trained_until,
-                                        copy.deepcopy(history), bootstrap_set)
+                own = HistoryState(stats={key: copy.copy(stat) for key, stat in history.stats.items()})
+                scored[arm] = ScoredArm(arm, arm_settings, config, Path(folder), model, trained_until, own,
+                                        bootstrap_set)
         baselines = Baselines(settings, config, history)
 
         def simulate(sim_day: int, parcels: list[Parcel]) -> None:

@@ -35,12 +35,15 @@ PARAMS: dict[str, Any] = {
     "learning_rate": 0.05,
     "num_leaves": 15,
     "max_depth": 5,
-    "min_data_in_leaf": 40,
+    # Strong regularisation: a few hundred positives, half of them drawn from a noisy latent risk.
+    # On a generated 4,000-parcel/day world (28 days to learn from, 14 held out) it lifted the catch at 5%
+    # capacity from 0.69 to 0.78 of the perfect ranking's.
+    "min_data_in_leaf": 100,
     "min_sum_hessian_in_leaf": 1e-3,
-    "feature_fraction": 0.8,
+    "feature_fraction": 0.5,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
-    "lambda_l2": 1.0,
+    "lambda_l2": 10.0,
     "cat_smooth": 20,
     "min_data_per_group": 50,
     "max_cat_to_onehot": 8,
@@ -112,18 +115,36 @@ def split(
 
 
 def fit_platt(margins: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
-    """Weighted logistic fit p = sigmoid(a*m + b) by Newton steps (two parameters, no library needed)."""
+    """Weighted logistic fit p = sigmoid(a*m + b) by damped Newton steps (two parameters, no library needed).
+
+    The slope is kept positive: calibration may rescale the trees' ranking, never reverse it (with a
+    handful of validation positives a fit can otherwise come out flat or negative).
+    """
+    margins = np.clip(margins, -30.0, 30.0)
     a, b = 1.0, 0.0
     X = np.column_stack([margins, np.ones_like(margins)])
-    for _ in range(50):
+    for _ in range(100):
         p = sigmoid(a * margins + b)
         gradient = X.T @ (weights * (p - labels))
         hessian = (X * (weights * p * (1 - p))[:, None]).T @ X + 1e-6 * np.eye(2)
-        step = np.linalg.solve(hessian, gradient)
+        step = np.clip(np.linalg.solve(hessian, gradient), -2.0, 2.0)
         a, b = a - step[0], b - step[1]
         if np.max(np.abs(step)) < 1e-8:
             break
+    if not a > 0.05 or not np.isfinite(b):
+        a = 0.05 if np.isfinite(a) else 1.0
+        b = _intercept(a * margins, labels, weights)
     return float(a), float(b)
+
+
+def _intercept(offsets: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> float:
+    """The intercept that makes the weighted mean score equal the weighted label rate (bisection)."""
+    target = float(np.average(labels, weights=weights))
+    low, high = -40.0, 40.0
+    for _ in range(80):
+        mid = (low + high) / 2
+        low, high = (mid, high) if float(np.average(sigmoid(offsets + mid), weights=weights)) < target else (low, mid)
+    return (low + high) / 2
 
 
 def recency_weights(parts: list[TrainingSet], half_life_days: float | None) -> np.ndarray:

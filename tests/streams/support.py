@@ -47,8 +47,8 @@ def manifests(n: int, prefix: str = "P", seed: int = 1, start: datetime | None =
     return out
 
 
-def register_tiny_model(settings: Settings, seed: int = 0, champion: bool = True) -> str:
-    """Train a small LightGBM on synthetic rows over the real feature schema; register it in MLflow."""
+def tiny_model(name: str = "parcelguard-risk", seed: int = 0) -> tuple[RiskModel, np.ndarray]:
+    """A small LightGBM over the real feature schema, trained on synthetic rows (weight up, value down)."""
     rng = np.random.default_rng(seed)
     n = 3000
     X = np.full((n, len(FEATURE_NAMES)), np.nan)
@@ -58,8 +58,14 @@ def register_tiny_model(settings: Settings, seed: int = 0, champion: bool = True
     booster = lgb.train({"objective": "binary", "num_leaves": 7, "verbosity": -1, "seed": seed,
                          "num_threads": 1}, lgb.Dataset(X, y, feature_name=FEATURE_NAMES), num_boost_round=15)
     schema = FeatureSchema(vocabularies={name: [] for name in CATEGORICAL_FEATURES})
-    model = RiskModel(booster=booster, schema=schema, name=settings.model_name)
+    model = RiskModel(booster=booster, schema=schema, name=name)
     schema.reference["score_sample"] = sorted(model.score(X[:500]).tolist())
+    return model, X
+
+
+def register_tiny_model(settings: Settings, seed: int = 0, champion: bool = True) -> str:
+    """Register ``tiny_model`` in MLflow as the champion (or the challenger); returns its version."""
+    model, X = tiny_model(settings.model_name, seed)
     registry.configure(settings.mlflow_tracking_uri, settings.data_dir)
     with mlflow.start_run(run_name=f"tiny-{seed}"):
         version = registry.log_model(model, X[:5], settings.model_name)

@@ -55,7 +55,7 @@ def test_decision_log_rows_are_ipw_weighted_and_unlabelled_releases_left_out(sto
     # The exact logged feature row comes back, not a recomputation.
     assert [row[0] for row in data.rows] == [1.0, 2.0, 4.0]
     # Unlabelled in-scope rows still describe the population (drift reference, score window).
-    assert sorted(row[0] for row in data.population_rows()) == [1.0, 2.0, 3.0, 4.0, 6.0]
+    assert sorted(float(row[0] or 0) for row in data.population_rows()) == [1.0, 2.0, 3.0, 4.0, 6.0]
 
 
 def test_a_window_reads_only_decisions_inside_it(store: Store) -> None:

@@ -103,9 +103,8 @@ def test_registry_aliases_follow_the_promotion_decisions(data: TrainingSet, tmp_
 
 
 def test_two_training_jobs_never_run_at_once(tmp_path: Path) -> None:
-    with pipeline.exclusive(tmp_path), pytest.raises(pipeline.TrainingBusy):
-        with pipeline.exclusive(tmp_path):
-            pass
+    with pipeline.exclusive(tmp_path), pytest.raises(pipeline.TrainingBusy), pipeline.exclusive(tmp_path):
+        pass
     with pipeline.exclusive(tmp_path):  # released afterwards
         pass
 

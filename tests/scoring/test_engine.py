@@ -1,0 +1,119 @@
+"""The scoring engine against a real store: idempotent decisions, fail-safe (and the health endpoint saying
+so), rule hits, and explanations that can be recomputed exactly from the decision log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from models.manifest import Manifest
+from parcelguard.config import Settings
+from scoring.api.app import create_app
+from scoring.engine import ModelSource, Scorer
+from scoring.explanations import POLICY_FEATURES, explain_logged
+from scoring.rules import add_entries
+from scoring.store import Store
+from streams.validate import Rejected, parse_manifest
+from tests.conftest import make_settings
+from tests.streams.support import manifests, tiny_model
+
+
+def _batch(items: list[dict[str, Any]]) -> list[tuple[Manifest, dict[str, Any]]]:
+    parsed = [parse_manifest(orjson.dumps(item), 64 * 1024) for item in items]
+    assert not any(isinstance(p, Rejected) for p in parsed)
+    return parsed  # type: ignore[return-value]
+
+
+def _settings(tmp_path: Path, **overrides: Any) -> Settings:
+    return make_settings(tmp_path / "data", priority_origins=["Yunnan", "Guangdong", "Sichuan"],
+                         capacity_share=0.2, **overrides)
+
+
+def test_a_replayed_batch_gets_its_first_decisions_back_and_history_counts_once(tmp_path: Path, store: Store) -> None:
+    model, _ = tiny_model()
+    scorer = Scorer(_settings(tmp_path), store, ModelSource.fixed(model))
+    batch = _batch(manifests(300, prefix="E"))
+    first = scorer.process(batch)
+    again = Scorer(_settings(tmp_path), store, ModelSource.fixed(model)).process(batch)  # a restarted scorer
+    assert [d.model_dump() for d in again] == [d.model_dump() for d in first]
+    assert store.count_decisions() == 300
+    sender = scorer.features.entity_keys(batch[0][0]).sender_phone
+    assert sender is not None
+    counted = store.load_entity_stats([sender])[sender].count
+    assert counted == sum(1 for m, _ in batch if m.sender.phone == batch[0][0].sender.phone)
+
+
+def test_decisions_stored_elsewhere_first_are_the_ones_returned(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, _ = tiny_model()
+    batch = _batch(manifests(50, prefix="C"))
+    winner = Scorer(_settings(tmp_path), store, ModelSource.fixed(None)).process(batch[:20])  # fail-safe scorer
+    # A second scorer checked the store just before the first wrote (a rebalance race): its check sees
+    # nothing, its insert keeps the first decisions, and it must hand back those, not its own.
+    real, calls = store.existing_decisions, []
+
+    def racing_lookup(ids: list[str]) -> dict[str, Any]:
+        calls.append(ids)
+        return {} if len(calls) == 1 else real(ids)
+
+    monkeypatch.setattr(store, "existing_decisions", racing_lookup)
+    made = {d.parcel_id: d for d in Scorer(_settings(tmp_path), store, ModelSource.fixed(model)).process(batch)}
+    assert len(calls) == 2
+    for decision in winner:
+        assert made[decision.parcel_id].model_dump() == decision.model_dump()
+    assert store.count_decisions() == 50
+
+
+def test_without_a_model_every_in_scope_parcel_is_screened_and_health_says_so(tmp_path: Path, store: Store) -> None:
+    settings = _settings(tmp_path)
+    scorer = Scorer(settings, store, ModelSource.fixed(None))
+    decisions = scorer.process(_batch(manifests(100, prefix="F")))
+    in_scope = [d for d in decisions if d.why != "out_of_scope"]
+    assert in_scope and all(d.action == "SCREEN" and d.why == "fail_safe" for d in in_scope)
+    assert all(d.action == "RELEASE" for d in decisions if d.why == "out_of_scope")
+    assert all(d.reasons and d.reasons[0].feature == "fail_safe" for d in in_scope)
+
+    from streams.scorer import StreamScorer
+
+    StreamScorer(scorer, store, "127.0.0.1:1", "unused")._heartbeat(force=True)  # what the loop writes
+    response = TestClient(create_app(settings, store)).get("/health")
+    assert response.status_code == 503
+    assert response.json()["status"] == "fail_safe" and "FAIL-SAFE" in response.json()["message"]
+
+
+def test_watch_listed_parties_are_screened_by_rule(tmp_path: Path, store: Store) -> None:
+    path = tmp_path / "watchlist.json"
+    settings = _settings(tmp_path, watchlist_path=path)
+    model, _ = tiny_model()
+    scorer = Scorer(settings, store, ModelSource.fixed(model))
+    items = manifests(40, prefix="W")
+    add_entries(path, scorer.hasher, [{"kind": "account_id", "value": items[7]["sender"]["account_id"]}])
+    scorer.refresh_model()
+    decisions = {d.parcel_id: d for d in scorer.process(_batch(items))}
+    hit = decisions[items[7]["parcel_id"]]
+    if hit.why != "out_of_scope":
+        assert (hit.action, hit.why, hit.propensity) == ("SCREEN", "rule", 1.0)
+        assert hit.reasons[0].text == "sender account is on the watch-list"
+
+
+def test_screen_decisions_are_explained_and_any_explanation_recomputes_exactly(tmp_path: Path, store: Store) -> None:
+    model, _ = tiny_model()
+    scorer = Scorer(_settings(tmp_path), store, ModelSource.fixed(model))
+    decisions = scorer.process(_batch(manifests(400, prefix="X")))
+    by_model = [d for d in decisions if d.action == "SCREEN" and d.why == "model"]
+    assert by_model and all(any(r.feature not in POLICY_FEATURES for r in d.reasons) for d in by_model)
+    for decision in decisions:
+        row = store.decision(decision.parcel_id)
+        assert row is not None
+        recomputed = explain_logged(row, top_k=scorer.settings.explain_top_k, load=lambda name, version: model)
+        if decision.action == "SCREEN":
+            assert [r.model_dump() for r in recomputed] == [r.model_dump() for r in decision.reasons]
+        elif decision.why == "model":  # released: what it would have been published with, had it been screened
+            assert all(r.feature not in POLICY_FEATURES and r.contribution > 0 for r in recomputed)
+        else:
+            assert recomputed == []

@@ -1,0 +1,175 @@
+"""The decision policy on its own: capacity tracking, rules never starved, exploration propensities, scope."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from models.manifest import Manifest
+from models.pii import Hasher
+from scoring.policy import DecisionPolicy, PolicyConfig, ScoreWindow, uniform
+from scoring.rules import Rules, Watchlist, WatchlistError, add_entries, remove_entries
+from tests.factories import manifest
+
+HOUR = 3600.0
+T0 = 1_795_000_000 // 3600 * 3600  # an hour boundary in November 2026
+
+
+def _run_hours(policy: DecisionPolicy, hours: Sequence[tuple[int, tuple[float, float], float]],
+               seed: int = 3) -> list[dict[str, int]]:
+    """Feed each hour (volume, Beta score parameters, rule-hit rate); count flags per hour and kind."""
+    rng = random.Random(seed)
+    out = []
+    for h, (volume, (a, b), rule_rate) in enumerate(hours):
+        counts = {"volume": volume, "flagged": 0, "rules": 0, "rules_flagged": 0}
+        for i, at in enumerate(sorted(rng.uniform(0, HOUR) for _ in range(volume))):
+            rule = rng.random() < rule_rate
+            choice = policy.choose(f"p{h}-{i}", "HUB", T0 + h * HOUR + at, rng.betavariate(a, b), rule, True)
+            counts["flagged"] += choice.action == "SCREEN"
+            counts["rules"] += rule
+            counts["rules_flagged"] += rule and choice.action == "SCREEN"
+        out.append(counts)
+    return out
+
+
+def test_flag_rate_tracks_capacity_as_volume_and_score_distribution_change() -> None:
+    config = PolicyConfig.build(["*"], ["*"], hub_capacity_per_hour={"HUB": 120}, exploration_share=0.1)
+    policy = DecisionPolicy(config, [random.Random(0).betavariate(1, 20) for _ in range(2000)])
+    # Volume swings 8x through a day; half-way, the model's scores shift sharply upwards.
+    hours = [(int(1500 + 1200 * math.sin(h / 24 * 2 * math.pi)), (1, 20) if h < 12 else (3, 6), 0.004)
+             for h in range(24)]
+    result = _run_hours(policy, hours)
+    for h, counts in enumerate(result[2:], 2):  # after two hours of warm-up
+        assert 0.85 * 120 <= counts["flagged"] <= 1.1 * 120 + counts["rules"], (h, counts)
+    # A fixed cut-off would have flagged in proportion to volume and jumped with the score shift.
+    assert max(c["flagged"] for c in result[2:]) < 1.4 * min(c["flagged"] for c in result[2:])
+
+
+def test_without_hub_capacity_the_share_of_in_scope_parcels_is_flagged() -> None:
+    config = PolicyConfig.build(["*"], ["*"], capacity_share=0.05, exploration_share=0.1)
+    result = _run_hours(DecisionPolicy(config), [(2000, (1, 20), 0.0), (800, (1, 20), 0.0), (3000, (2, 5), 0.0)])
+    for counts in result[1:]:
+        assert 0.04 * counts["volume"] <= counts["flagged"] <= 0.06 * counts["volume"], counts
+
+
+def test_rule_hits_are_always_flagged_even_past_capacity() -> None:
+    config = PolicyConfig.build(["*"], ["*"], hub_capacity_per_hour={"HUB": 20})
+    result = _run_hours(DecisionPolicy(config), [(1000, (1, 20), 0.05)] * 3)
+    for counts in result:
+        assert counts["rules"] > 20 and counts["rules_flagged"] == counts["rules"]
+        assert counts["flagged"] - counts["rules_flagged"] <= 20  # the model and exploration stop at capacity
+
+
+def test_fail_safe_screens_every_in_scope_parcel() -> None:
+    policy = DecisionPolicy(PolicyConfig.build(["*"], ["*"], hub_capacity_per_hour={"HUB": 1}))
+    choices = [policy.choose(f"p{i}", "HUB", T0 + i, None, False, model_ready=False) for i in range(50)]
+    assert {(c.action, c.why, c.propensity) for c in choices} == {("SCREEN", "fail_safe", 1.0)}
+
+
+def test_exploration_propensities_are_the_probabilities_used() -> None:
+    config = PolicyConfig.build(["*"], ["*"], capacity_share=0.1, exploration_share=0.3)
+    policy = DecisionPolicy(config, [i / 1000 for i in range(1000)])
+    rng = random.Random(5)
+    explored, released = [], []
+    for i in range(20000):
+        choice = policy.choose(f"x{i}", "HUB", T0 + i * 0.5, rng.random(), False, True)
+        if choice.why == "exploration":
+            explored.append(choice)
+        elif choice.action == "RELEASE":
+            released.append((f"x{i}", choice))
+        else:
+            assert choice.propensity == 1.0  # taken by the model: chosen for sure
+    assert explored and all(0 < c.propensity < 1 for c in explored)
+    # A released parcel records the probability it had of being explored; its draw was above that.
+    assert all(uniform(config.seed, pid) >= c.propensity for pid, c in released)
+    # The recorded probabilities are honest: their sum over non-model parcels predicts the explored count.
+    expected = sum(c.propensity for c in explored) + sum(c.propensity for _, c in released)
+    assert abs(len(explored) - expected) < 4 * math.sqrt(expected)
+    # Exploration is about its configured share (30%) of what is flagged.
+    model = 20000 - len(explored) - len(released)
+    assert 0.2 < len(explored) / (len(explored) + model) < 0.4
+
+
+def test_replays_explore_the_same_parcels() -> None:
+    assert uniform("s", "JT1") == uniform("s", "JT1") != uniform("s", "JT2")
+
+
+def test_late_parcels_do_not_reset_the_hour() -> None:
+    policy = DecisionPolicy(PolicyConfig.build(["*"], ["*"], hub_capacity_per_hour={"HUB": 10}))
+    for i in range(30):
+        policy.choose(f"a{i}", "HUB", T0 + HOUR + 60 * i, 0.9, False, True)
+    policy.choose("late", "HUB", T0 + 10, 0.9, False, True)  # from the hour before
+    budget = policy.budget("HUB")
+    assert budget.in_hour == 31 and budget.flagged_in_hour <= 10
+
+
+def test_capacity_is_shared_out_between_scorers() -> None:
+    config = PolicyConfig.build(["*"], ["*"], hub_capacity_per_hour={"HUB": 100})
+    policy = DecisionPolicy(config, [random.Random(1).random() for _ in range(1000)])
+    policy.set_capacity_fraction(0.5)  # this scorer owns half the partitions, so half the traffic
+    result = _run_hours(policy, [(1000, (1, 1), 0.0)] * 3)
+    assert all(40 <= c["flagged"] <= 55 for c in result[1:]), result
+
+
+def test_score_window_quantile() -> None:
+    window = ScoreWindow(size=100, initial=[i / 100 for i in range(200)])
+    assert len(window) == 100
+    assert window.upper_quantile(0.1) == pytest.approx(1.9)
+    assert window.upper_quantile(0.0) == math.inf and window.upper_quantile(1.0) == -math.inf
+
+
+@pytest.mark.parametrize(("origins", "destinations", "expected"), [
+    (["Yunnan"], ["Hainan"], True),          # province
+    (["Kunming"], ["Hainan"], True),         # city
+    (["Guangdong"], ["Hainan"], False),
+    (["*"], ["Haikou"], True),               # destination city
+    (["yunnan "], ["*"], True),              # case and spacing do not matter
+])
+def test_scope_by_province_or_city(origins: list[str], destinations: list[str], expected: bool) -> None:
+    m = Manifest.model_validate(manifest())
+    config = PolicyConfig.build(origins, destinations)
+    assert config.in_scope(m.origin.province, m.origin.city, m.destination.province, m.destination.city) is expected
+
+
+# --- hard rules ------------------------------------------------------------------------------------
+
+def test_prohibited_declarations_hit_as_whole_words() -> None:
+    rules = Rules(Watchlist(Hasher("k")), ["meth", "冰毒"])
+    assert rules.check(Manifest.model_validate(manifest(contents__description="Meth crystals"))) is not None
+    assert rules.check(Manifest.model_validate(manifest(contents__description="methodology book"))) is None
+    assert rules.check(Manifest.model_validate(manifest(contents__description="冰毒样品"))) is not None
+
+
+def test_watch_list_matches_hashes_and_reloads_without_restart(tmp_path: Path) -> None:
+    hasher = Hasher("k")
+    path = tmp_path / "watchlist.json"
+    watchlist = Watchlist(hasher, path)
+    rules = Rules(watchlist, [])
+    parcel = Manifest.model_validate(manifest(recipient__phone="139-0013-9000"))
+    assert rules.check(parcel) is None
+
+    add_entries(path, hasher, [{"kind": "phone", "value": "13900139000", "note": "case 17"}])
+    assert "13900139000" not in path.read_text()  # only keyed hashes reach the file
+    assert watchlist.refresh()
+    hit = rules.check(parcel)
+    assert hit is not None and hit.rule == "watchlist" and "recipient phone" in hit.text
+
+    assert remove_entries(path, hasher, [{"kind": "phone", "value": "13900139000"}]) == 1
+    assert watchlist.refresh() and rules.check(parcel) is None
+
+
+def test_a_bad_watch_list_file_keeps_the_list_in_force_and_says_so(tmp_path: Path) -> None:
+    hasher = Hasher("k")
+    path = tmp_path / "watchlist.json"
+    add_entries(path, hasher, [{"kind": "account_id", "value": "ACC-1"}])
+    watchlist = Watchlist(hasher, path)
+    assert len(watchlist.hashes) == 1
+    path.write_text('[{"kind": "shoe size", "value": "42"}]')
+    assert not watchlist.refresh()
+    assert len(watchlist.hashes) == 1 and watchlist.last_error and "shoe size" in watchlist.last_error
+    with pytest.raises(WatchlistError):  # at start, a bad file is fatal: scoring without the rules is not safe
+        Watchlist(hasher, path)
