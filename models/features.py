@@ -97,10 +97,13 @@ class FeatureBuilder:
             recipient_address=h("address", manifest.recipient.address or manifest.destination.address),
         )
 
-    def build(self, manifest: Manifest, history: HistoryState) -> FeatureRow:
-        """The feature row as of ``manifest.accepted_at``; counts the parcel into ``history``."""
+    def build(self, manifest: Manifest, history: HistoryState, keys: EntityKeys | None = None) -> FeatureRow:
+        """The feature row as of ``manifest.accepted_at``; counts the parcel into ``history``.
+
+        ``keys`` are ``entity_keys(manifest)`` when the caller has them already (the scorer does).
+        """
         at = manifest.accepted_at.astimezone(UTC).timestamp()
-        history_values = history.observe(self.entity_keys(manifest), at)
+        history_values = history.observe(keys or self.entity_keys(manifest), at)
         return manifest_features(manifest, history_values)
 
 

@@ -11,6 +11,7 @@ meanwhile, the stored one is returned: the store, not this process, says what wa
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from typing import Any
 
 from models import registry
 from models.features import FeatureBuilder, FeatureRow
-from models.history import HistoryState
+from models.history import EntityKeys, HistoryState
 from models.manifest import Decision, Manifest, Reason
 from models.pii import Hasher
 from models.risk_model import RiskModel
@@ -32,7 +33,12 @@ log = logging.getLogger(__name__)
 
 
 class ModelSource:
-    """The champion in service (and an optional shadow challenger), re-read from the registry on change."""
+    """The champion in service (and an optional shadow challenger), re-read from the registry on change.
+
+    Asking the registry and loading a model take from tens of milliseconds to seconds, so a running
+    scorer does it on a background thread (``start_background``); ``refresh`` then only swaps a
+    model that is ready, between batches: a batch is always decided by one version from start to end.
+    """
 
     def __init__(self, name: str, check_every_s: float = 10.0, shadow: bool = True) -> None:
         self.name = name
@@ -43,6 +49,10 @@ class ModelSource:
         self.last_error: str | None = None
         self._checked = 0.0
         self._fixed = False
+        self._ready: tuple[RiskModel | None, RiskModel | None] | None = None
+        self._lock = threading.Lock()
+        self._poller: threading.Thread | None = None
+        self._stop = threading.Event()
 
     @classmethod
     def fixed(cls, model: RiskModel | None) -> ModelSource:
@@ -52,33 +62,67 @@ class ModelSource:
         return source
 
     def refresh(self, force: bool = False) -> bool:
-        """Reload if the ``champion`` alias moved; True when the model in service changed.
+        """Put the newest champion in service; True when the model in service changed.
 
-        Called between batches, so a batch is always decided by one model version from start to end.
+        With the background poller running this only swaps in what it has loaded (unless ``force``).
         """
+        if self._fixed:
+            return False
+        if self._poller is not None and not force:
+            return self._swap()
         now = time.monotonic()
-        if self._fixed or (not force and now - self._checked < self.check_every_s):
+        if not force and now - self._checked < self.check_every_s:
             return False
         self._checked = now
+        self._fetch()
+        return self._swap()
+
+    def start_background(self) -> None:
+        if self._fixed or self._poller is not None:
+            return
+        self._poller = threading.Thread(target=self._poll, name="model-source", daemon=True)
+        self._poller.start()
+
+    def stop_background(self) -> None:
+        self._stop.set()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.check_every_s):
+            self._fetch()
+
+    def _fetch(self) -> None:
+        """Ask the registry; load any new champion or challenger and leave them ready to swap in."""
+        with self._lock:
+            current, shadow = self._ready or (self.current, self.shadow)
         try:
-            changed = False
             version = registry.alias_version(self.name, "champion")
-            if version is not None and (self.current is None or self.current.version != version):
-                self.current = registry.load_version(self.name, version)
-                log.info("model in service", extra={"model": self.name, "version": version})
-                changed = True
+            if version is not None and (current is None or current.version != version):
+                current = registry.load_version(self.name, version)
             if self.with_shadow:
                 shadow_version = registry.alias_version(self.name, "challenger")
                 if shadow_version is None or shadow_version == version:
-                    self.shadow = None
-                elif self.shadow is None or self.shadow.version != shadow_version:
-                    self.shadow = registry.load_version(self.name, shadow_version)
+                    shadow = None
+                elif shadow is None or shadow.version != shadow_version:
+                    shadow = registry.load_version(self.name, shadow_version)
             self.last_error = None
-            return changed
         except Exception as exc:  # the registry being down must not stop scoring: keep the last model
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.warning("model registry unavailable; keeping the model in service", extra={"error": self.last_error})
+            return
+        if current is not self.current or shadow is not self.shadow:
+            with self._lock:
+                self._ready = (current, shadow)
+
+    def _swap(self) -> bool:
+        with self._lock:
+            ready, self._ready = self._ready, None
+        if ready is None:
             return False
+        changed = ready[0] is not self.current
+        self.current, self.shadow = ready
+        if changed and self.current is not None:
+            log.info("model in service", extra={"model": self.name, "version": self.current.version})
+        return changed
 
 
 @dataclass(slots=True)
@@ -146,8 +190,9 @@ class Scorer:
                 seen.add(manifest.parcel_id)
                 fresh.append((manifest, raw))
         fresh.sort(key=lambda item: item[0].accepted_at)
-        history = self._history_for([m for m, _ in fresh])
-        records = self.decide(fresh, history)
+        keys = [self.features.entity_keys(m) for m, _ in fresh]
+        history = self._history_for(keys)
+        records = self.decide(fresh, history, keys)
         made = {r.decision.parcel_id: r.decision for r in records}
         if self.persist and self.store is not None and records:
             inserted = self.store.record_decisions(records, {k: history.stats[k] for k in history.dirty})
@@ -159,8 +204,8 @@ class Scorer:
         history.dirty.clear()
         return [existing.get(pid) or made[pid] for pid in ids]
 
-    def _history_for(self, manifests: list[Manifest]) -> HistoryState:
-        keys = {key for m in manifests for key in self.features.entity_keys(m).all()}
+    def _history_for(self, entity_keys: list[EntityKeys]) -> HistoryState:
+        keys = {key for k in entity_keys for key in k.all()}
         if self.store is None:
             return self.history
         if self.cache_history:
@@ -169,14 +214,15 @@ class Scorer:
             return self.history
         return HistoryState(stats=self.store.load_entity_stats(keys))
 
-    def decide(self, batch: list[tuple[Manifest, dict[str, Any]]], history: HistoryState) -> list[DecisionRecord]:
+    def decide(self, batch: list[tuple[Manifest, dict[str, Any]]], history: HistoryState,
+               entity_keys: list[EntityKeys] | None = None) -> list[DecisionRecord]:
         """Decide a batch in the order given (event order), with the one model in service now."""
         model = self.models.current
         shadow = self.models.shadow
         config = self.policy_config
         pending: list[_Pending] = []
-        for manifest, raw in batch:
-            features = self.features.build(manifest, history)
+        for i, (manifest, raw) in enumerate(batch):
+            features = self.features.build(manifest, history, entity_keys[i] if entity_keys else None)
             origin, destination = manifest.origin, manifest.destination
             in_scope = config.in_scope(origin.province, origin.city, destination.province, destination.city)
             hit = self.rules.check(manifest, party_hashes(self.hasher, manifest)) if in_scope else None
@@ -195,7 +241,8 @@ class Scorer:
                 action, why, propensity = choice.action, choice.why, choice.propensity
             else:
                 action, why, propensity = "RELEASE", "out_of_scope", 0.0
-            decision = Decision(
+            # Built from values this code made: skip pydantic's validation on the hot path.
+            decision = Decision.model_construct(
                 parcel_id=p.manifest.parcel_id, hub_id=p.manifest.hub_id, action=action, why=why,
                 score=None if score is None else round(score, 6), propensity=round(propensity, 6),
                 model_name=model.name if model and p.in_scope else None,

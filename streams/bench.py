@@ -52,6 +52,7 @@ class BenchResult:
     latency_samples: int = 0
     peak_rss_mb: float = 0.0
     screened_share: float = 0.0
+    scorer_seconds_by_step: dict[str, float] = field(default_factory=dict)
     group: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -247,11 +248,21 @@ def benchmark(total: int = 60_000, history_days: int = 8, per_day: int = 3000, l
                 result.peak_rss_mb = scorer.peak_rss_mb()
             finally:
                 scorer.stop()
+            result.scorer_seconds_by_step = _last_progress(logs / "scorer.log")
 
         for k in (1, 2, 3):
             say(f"{k} scorer process(es) in one group, {GROUP_PARTITIONS} partitions, {len(group_items)} manifests")
             result.group.append(_group_run(settings, k, group_items, logs))
     return result
+
+
+def _last_progress(log: Path) -> dict[str, float]:
+    """Where the scorer's time went (its last 'scorer progress' log line)."""
+    seconds: dict[str, float] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        if '"scorer progress"' in line:
+            seconds = orjson.loads(line).get("seconds", {})
+    return seconds
 
 
 def _screened_share(settings: Settings) -> float:

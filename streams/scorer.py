@@ -51,6 +51,7 @@ class Counters:
     dropped_after_rebalance: int = 0
     by_action: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     by_rejection: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # time per step of the loop
 
 
 @dataclass
@@ -92,6 +93,7 @@ class StreamScorer:
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
         self._last_heartbeat = 0.0
+        self._last_progress = time.monotonic()
         self._assigned: frozenset[TopicPartition] = frozenset()
 
     # Clients are created on first use, never in the constructor.
@@ -118,15 +120,19 @@ class StreamScorer:
 
     def run(self) -> None:
         self.scorer.refresh_model(force=True)
+        self.scorer.models.start_background()  # registry look-ups never stall a batch
         try:
             while not self._stop.is_set():
+                clock = time.perf_counter()
                 polled = self.consumer.poll(timeout_ms=200, max_records=self.poll_records)
+                self._timed("poll", clock)
                 self._track_assignment()
                 if polled:
                     self._handle_with_retry(_Batch(polled))
                 self.scorer.refresh_model()
                 self._heartbeat()
         finally:
+            self.scorer.models.stop_background()
             self.close()
 
     def _track_assignment(self) -> None:
@@ -172,6 +178,7 @@ class StreamScorer:
     def _step(self, batch: _Batch) -> None:
         """One batch, in the order that makes a crash or a failure at any line safe."""
         # 1. Validate, then decide and store (idempotent: parcels already decided come back unchanged).
+        clock = time.perf_counter()
         if batch.decisions is None:
             valid = []
             batch.rejected = []
@@ -181,17 +188,26 @@ class StreamScorer:
                     batch.rejected.append((record, parsed))
                 else:
                     valid.append(parsed)
+            clock = self._timed("validate", clock)
             batch.decisions = self.scorer.process(valid) if valid else []
+            clock = self._timed("decide_store", clock)
 
         # 2. Publish decisions and dead letters, and wait until the broker has acknowledged every one.
         if not batch.published:
             self._publish(batch.decisions, batch.rejected)
             batch.published = True
+            clock = self._timed("publish", clock)
 
         # 3. Commit the next offset of every partition in the batch.
-        if not self._commit(batch.polled):
-            return
-        self._count(batch)
+        committed = self._commit(batch.polled)
+        self._timed("commit", clock)
+        if committed:
+            self._count(batch)
+
+    def _timed(self, step: str, since: float) -> float:
+        now = time.perf_counter()
+        self.counters.seconds[step] += now - since
+        return now
 
     def _publish(self, decisions: list[Decision], rejected: list[tuple[ConsumerRecord, Rejected]]) -> None:
         futures: list[FutureRecordMetadata] = []
@@ -291,6 +307,11 @@ class StreamScorer:
         if not force and now - self._last_heartbeat < 2.0:
             return
         self._last_heartbeat = now
+        if now - self._last_progress >= 30.0:
+            self._last_progress = now
+            log.info("scorer progress", extra={
+                "consumed": self.counters.consumed, "decided": self.counters.decided, "batches": self.counters.batches,
+                "seconds": {k: round(v, 2) for k, v in self.counters.seconds.items()}})
         model = self.scorer.models.current
         try:
             self.store.heartbeat(self.worker_id, "scorer", {

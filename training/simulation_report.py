@@ -42,7 +42,7 @@ def summary(result: SimResult) -> dict[str, Any]:
             "caught": sum(d["arms"][arm]["caught"] for d in days),
             "screened_per_day": _mean([float(d["arms"][arm]["screened"]) for d in days]),
         }
-        if npd is not None and any(d["day"] >= npd for d in days):
+        if npd is not None and arm != "all_priority" and any(d["day"] >= npd for d in days):
             before = [d["arms"][arm]["ratio"] for d in days if d["day"] < npd]
             after = [d["arms"][arm]["ratio"] for d in days if d["day"] >= npd]
             late = [d["arms"][arm]["ratio"] for d in days if d["day"] >= npd + RECOVERY_DAYS]
@@ -82,15 +82,19 @@ def rows(result: SimResult) -> tuple[list[str], list[list[str]]]:
     body.append(["mean", "", "", f"{facts['perfect_expected_share']:.0%}",
                  *[_cell(facts[a]["mean_ratio"]) if a != "all_priority" else "100%" for a in arms]])
     npd = result.config.new_pattern_day
-    if npd is not None and arms and "mean_ratio_after_new_pattern" in facts[arms[0]]:
+    if npd is not None and any("mean_ratio_after_new_pattern" in facts[a] for a in arms):
         for key, name in (("mean_ratio_before_new_pattern", f"mean d<{npd}"),
                           ("mean_ratio_after_new_pattern", f"mean d≥{npd}"),
                           (f"mean_ratio_from_day_{npd + RECOVERY_DAYS}", f"mean d≥{npd + RECOVERY_DAYS}")):
-            body.append([name, "", "", "", *[_cell(facts[a][key]) if a != "all_priority" else "" for a in arms]])
-        body.append(["days to ≥0.80", "", "", "",
-                     *[str(facts[a]["days_to_recover"]) if a != "all_priority" and facts[a]["days_to_recover"]
-                       is not None else ("never" if a != "all_priority" else "") for a in arms]])
+            body.append([name, "", "", "", *[_cell(facts[a].get(key)) for a in arms]])
+        body.append(["days to ≥0.80", "", "", "", *[_recovery(facts[a]) for a in arms]])
     return header, body
+
+
+def _recovery(facts: dict[str, Any]) -> str:
+    if "days_to_recover" not in facts:
+        return ""
+    return "never" if facts["days_to_recover"] is None else str(facts["days_to_recover"])
 
 
 def rich_table(result: SimResult) -> Table:
