@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import Float, Table, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -73,6 +73,50 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+_DECISION_COLUMNS = (
+    "parcel_id", "hub_id", "action", "why", "score", "propensity", "model_name", "model_version",
+    "shadow_version", "shadow_score", "reasons", "features", "manifest", "origin_province", "accepted_at",
+    "decided_at", "status",
+)
+_STAT_COLUMNS = ("key", "count", "first_seen", "last_seen", "burst", "partners")
+_STAT_SELECT = ", ".join(f'"{c}"' for c in _STAT_COLUMNS)
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def _bulk_write(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]],
+                update: Sequence[str] = ()) -> int:
+    """Insert ``rows`` in one driver-level executemany: new keys are inserted, existing ones are left as
+    they are (or, with ``update``, get those columns from the new row). Returns the rows written.
+
+    The scorer's two hot writes go through here. SQLAlchemy's executemany re-processes every parameter
+    set in Python, which cost more than SQLite's own work (profiled, issue 3); the column types' bind
+    processors still run, so stored values are exactly what SQLAlchemy would have written.
+    """
+    dialect = conn.dialect
+    # JSON and DateTime need their bind processors; Float's only coerces what is a float already.
+    processed = [(i, p) for i, name in enumerate(columns) if not isinstance(table.c[name].type, Float)
+                 and (p := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+    marks = ", ".join([_PLACEHOLDERS[dialect.paramstyle]] * len(columns))
+    quote = dialect.identifier_preparer.quote
+    key = ", ".join(quote(c.name) for c in table.primary_key.columns)
+    on_conflict = ("DO UPDATE SET " + ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
+                   if update else "DO NOTHING")
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES ({marks}) "
+           f"ON CONFLICT ({key}) {on_conflict}")
+    if processed:
+        rows = [_processed(row, processed) for row in rows]
+    result = conn.execution_options(preserve_rowcount=True).exec_driver_sql(sql, rows)
+    return int(result.rowcount)
+
+
+def _processed(row: tuple[Any, ...], processors: list[tuple[int, Any]]) -> tuple[Any, ...]:
+    values = list(row)
+    for i, process in processors:
+        if values[i] is not None:
+            values[i] = process(values[i])
+    return tuple(values)
+
+
 class Store:
     """Every read and write ParcelGuard makes to its database."""
 
@@ -91,26 +135,20 @@ class Store:
         wanted = list(set(keys))
         found: dict[str, EntityStat] = {}
         with self.engine.connect() as conn:
+            mark = _PLACEHOLDERS[conn.dialect.paramstyle]
             for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                for row in conn.execute(select(entity_stats).where(entity_stats.c.key.in_(chunk))):
-                    m = row._mapping  # Row.count is tuple.count, so read columns by name
-                    found[m["key"]] = EntityStat(m["count"], m["first_seen"], m["last_seen"], m["burst"], m["partners"])
+                chunk = tuple(wanted[start : start + 500])
+                # A driver-level read: the scorer runs this for every batch, and an expanding IN through
+                # SQLAlchemy cost more in Python than the lookups themselves.
+                sql = f'SELECT {_STAT_SELECT} FROM entity_stats WHERE "key" IN ({", ".join([mark] * len(chunk))})'
+                for key, count, first_seen, last_seen, burst, partners in conn.exec_driver_sql(sql, chunk):
+                    found[key] = EntityStat(count, first_seen, last_seen, burst, partners)
         return found
 
     def _upsert_stats(self, conn: Connection, stats: dict[str, EntityStat]) -> None:
-        rows = [
-            {"key": k, "count": s.count, "first_seen": s.first_seen, "last_seen": s.last_seen,
-             "burst": s.burst, "partners": s.partners}
-            for k, s in stats.items()
-        ]
-        if rows:
-            stmt = self._insert(entity_stats)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["key"],
-                set_={c: stmt.excluded[c] for c in ("count", "first_seen", "last_seen", "burst", "partners")},
-            )
-            conn.execute(stmt, rows)  # executemany: compiled once, not once per batch
+        if stats:
+            rows = [(k, s.count, s.first_seen, s.last_seen, s.burst, s.partners) for k, s in stats.items()]
+            _bulk_write(conn, entity_stats, _STAT_COLUMNS, rows, update=_STAT_COLUMNS[1:])
 
     def save_entity_stats(self, stats: dict[str, EntityStat]) -> None:
         with self.engine.begin() as conn:
@@ -127,35 +165,17 @@ class Store:
     def record_decisions(self, records: Sequence[DecisionRecord], stats: dict[str, EntityStat]) -> int:
         """Insert new decisions (existing parcel ids keep their first decision) and the stats they moved."""
         rows = [
-            {
-                "parcel_id": r.decision.parcel_id,
-                "hub_id": r.decision.hub_id,
-                "action": r.decision.action,
-                "why": r.decision.why,
-                "score": r.decision.score,
-                "propensity": r.decision.propensity,
-                "model_name": r.decision.model_name,
-                "model_version": r.decision.model_version,
-                "shadow_version": r.shadow_version,
-                "shadow_score": r.shadow_score,
-                "reasons": [reason.model_dump() for reason in r.decision.reasons],
-                "features": _json_safe(r.features),
-                "manifest": r.manifest,
-                "origin_province": r.origin_province,
-                "accepted_at": r.accepted_at.astimezone(UTC),
-                "decided_at": r.decision.decided_at,
-                "status": "pending" if r.decision.action == "SCREEN" else "released",
-            }
+            (
+                r.decision.parcel_id, r.decision.hub_id, r.decision.action, r.decision.why, r.decision.score,
+                r.decision.propensity, r.decision.model_name, r.decision.model_version, r.shadow_version,
+                r.shadow_score, [reason.model_dump() for reason in r.decision.reasons], _json_safe(r.features),
+                r.manifest, r.origin_province, r.accepted_at.astimezone(UTC), r.decision.decided_at,
+                "pending" if r.decision.action == "SCREEN" else "released",
+            )
             for r in records
         ]
-        inserted = 0
         with self.engine.begin() as conn:
-            if rows:
-                # One cached statement run over many parameter sets: a multi-VALUES statement is recompiled
-                # per batch, which cost more than everything else the scorer does (profiled, issue 3).
-                stmt = self._insert(decisions).on_conflict_do_nothing(index_elements=["parcel_id"])
-                # SQLAlchemy 2.1 keeps an INSERT's rowcount only when asked (PostgreSQL reports -1 otherwise).
-                inserted += conn.execute(stmt.execution_options(preserve_rowcount=True), rows).rowcount
+            inserted = _bulk_write(conn, decisions, _DECISION_COLUMNS, rows) if rows else 0
             if stats:
                 self._upsert_stats(conn, stats)
         return inserted

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from parcelguard import __version__
@@ -108,6 +109,17 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
             detail = "the request body could not be read: send a JSON object in UTF-8"
         return JSONResponse(status_code=exc.status_code, content={"detail": detail},
                             headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> Response:
+        # The database refused a value that came in with the request (PostgreSQL: a NUL character in
+        # text, a number out of range): the request is at fault, not the service.
+        log.warning("request data the database cannot store", extra={"path": request.url.path})
+        message = ("a value in the request cannot be stored (text must not contain NUL characters; "
+                   "numbers must be in range)")
+        if _wants_page(request):
+            return routes_pages.error_page(request, 422, message)
+        return JSONResponse(status_code=422, content={"detail": message})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

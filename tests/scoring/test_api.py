@@ -332,3 +332,14 @@ def test_the_openapi_document_declares_every_error_with_its_message_shape(api: t
                     schema = response["content"]["application/json"]["schema"]
                     assert schema == {"$ref": "#/components/schemas/Problem"}, (method, path, code)
     assert "HTTPValidationError" not in doc["components"]["schemas"]
+
+
+def test_text_the_database_cannot_store_is_a_4xx_not_a_crash(api: tuple[TestClient, Any]) -> None:
+    """PostgreSQL refuses NUL characters in text (found by the schema property test); SQLite stores them."""
+    c, h = api
+    response = c.get("/api/admin/audit?actor=%00", headers=h["admin"])
+    assert response.status_code in (200, 422)
+    if response.status_code == 422:
+        assert "NUL" in response.json()["detail"]
+    response = c.get("/api/search?q=4300%00", headers=h["admin"])
+    assert response.status_code < 500
