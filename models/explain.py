@@ -46,6 +46,16 @@ def _count(label: str, none: str) -> Callable[[Values, str], str]:
     return phrase
 
 
+def _found(label: str, none: str) -> Callable[[Values, str], str]:
+    def phrase(v: Values, name: str) -> str:
+        n = _f(v, name)
+        if math.isnan(n):
+            return f"{label}: not known"
+        return none if n == 0 else f"{label}: {n:.0f}"
+
+    return phrase
+
+
 def _age(v: Values, name: str) -> str:
     days = _f(v, name)
     return "sender account opening date missing" if math.isnan(days) else f"sender account opened {days:.0f} days ago"
@@ -76,6 +86,13 @@ PHRASES: dict[str, Callable[[Values, str], str]] = {
     "recipient_recent_parcels": lambda v, n: f"about {_f(v, n):.1f} parcels to this address in the last day",
     "same_surname": lambda v, n: "sender and recipient share a surname" if _f(v, n) == 1 else "no family link in names",
     "hs_code_present": lambda v, n: "no HS code declared" if _f(v, n) == 0 else "HS code declared",
+    "sender_seized": _found("contraband found on this sender's earlier parcels", "no seizure on this sender before"),
+    "recipient_seized": _found("contraband found on earlier parcels to this recipient",
+                               "no seizure for this recipient before"),
+    "pair_seized": _found("contraband found before between this sender and recipient",
+                          "no seizure between this sender and recipient before"),
+    "sender_screened": _found("this sender's earlier parcels screened", "this sender never screened before"),
+    "recipient_screened": _found("earlier parcels to this recipient screened", "this recipient never screened before"),
 }
 
 CATEGORY_LABELS = {

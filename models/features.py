@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 
-from models.history import HISTORY_FEATURES, EntityKeys, HistoryState
+from models.history import HISTORY_FEATURES, HISTORY_FEATURES_V1, OUTCOME_FEATURES, EntityKeys, HistoryState
 from models.manifest import Manifest
 from models.pii import Hasher
 
@@ -59,6 +59,20 @@ CATEGORICAL_FEATURES = [
 ]
 FEATURE_NAMES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 FeatureRow = list[float | str | None]
+# Version 2 added the outcome history (OUTCOME_FEATURES) after the version-1 history features.
+FEATURE_VERSION = 2
+_V1_LENGTH = len(FEATURE_NAMES) - len(OUTCOME_FEATURES)
+_OUTCOMES_AT = NUMERIC_FEATURES.index(HISTORY_FEATURES_V1[-1]) + 1
+
+
+def upgrade_row(row: FeatureRow) -> FeatureRow | None:
+    """A logged row in today's layout: a version-1 row gets the outcome features as missing (it was
+    decided before they were computed); a row of any other length is not usable (None)."""
+    if len(row) == len(FEATURE_NAMES):
+        return row
+    if len(row) == _V1_LENGTH:
+        return [*row[:_OUTCOMES_AT], *([math.nan] * len(OUTCOME_FEATURES)), *row[_OUTCOMES_AT:]]
+    return None
 
 
 @lru_cache(maxsize=65536)
@@ -95,6 +109,27 @@ class FeatureBuilder:
             sender_id=h("id_number", manifest.sender.id_number),
             recipient_phone=h("phone", manifest.recipient.phone),
             recipient_address=h("address", manifest.recipient.address or manifest.destination.address),
+        )
+
+    @staticmethod
+    def keys_from_redacted(manifest: dict[str, object]) -> EntityKeys:
+        """The entity keys of a stored (redacted) manifest: its personal fields hold exactly these hashes."""
+
+        def part(name: str) -> dict[str, object]:
+            value = manifest.get(name)
+            return value if isinstance(value, dict) else {}
+
+        def text(section: dict[str, object], name: str) -> str | None:
+            value = section.get(name)
+            return value if isinstance(value, str) and value else None
+
+        sender, recipient, destination = part("sender"), part("recipient"), part("destination")
+        return EntityKeys(
+            sender_account=text(sender, "account_id"),
+            sender_phone=text(sender, "phone"),
+            sender_id=text(sender, "id_number"),
+            recipient_phone=text(recipient, "phone"),
+            recipient_address=text(recipient, "address") or text(destination, "address"),
         )
 
     def build(self, manifest: Manifest, history: HistoryState, keys: EntityKeys | None = None) -> FeatureRow:

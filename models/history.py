@@ -1,10 +1,14 @@
-"""Entity history: how often, since when and how recently a sender or recipient has been seen.
+"""Entity history: how often, since when and how recently a sender or recipient has been seen, and
+how often its parcels were screened and found to carry contraband (seized).
 
 One code path for serving and training: the scorer loads the stats of a batch's entities from the
 store into a ``HistoryState``, observes each manifest in order and writes the changed stats back;
 a bootstrap replays a whole labelled history through a ``HistoryState`` that starts empty and
 then saves everything, so live scoring continues exactly where the history ends.
 Every feature is read *before* the parcel itself is counted: a parcel never sees its own future.
+Outcomes arrive after decisions: ``record_outcome`` counts a screening or a seizure into the
+entities of the parcel it was about (the store calls it when an outcome is recorded, the bootstrap
+replay when the outcome's time has come), so only parcels decided after that see it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ class EntityStat:
     last_seen: float = 0.0
     burst: float = 0.0
     partners: int = 0
+    screened: int = 0  # parcels of this entity screened so far (outcome recorded)
+    seized: int = 0  # of which contraband, or contraband surfaced later (late label)
 
     def burst_at(self, at: float) -> float:
         if self.count == 0:
@@ -56,7 +62,7 @@ class EntityKeys:
         return [key for key in keys if key is not None]
 
 
-HISTORY_FEATURES = [
+HISTORY_FEATURES_V1 = [
     "sender_account_prior",
     "sender_account_days_known",
     "sender_phone_prior",
@@ -67,6 +73,15 @@ HISTORY_FEATURES = [
     "recipient_recent_parcels",
     "pair_prior",
 ]
+# Added in feature version 2: what screening found on the entities' earlier parcels.
+OUTCOME_FEATURES = [
+    "sender_screened",
+    "sender_seized",
+    "recipient_screened",
+    "recipient_seized",
+    "pair_seized",
+]
+HISTORY_FEATURES = HISTORY_FEATURES_V1 + OUTCOME_FEATURES
 
 
 @dataclass
@@ -90,9 +105,17 @@ class HistoryState:
             stat = self.get(key)
             return float(stat.count) if stat else (math.nan if key is None else 0.0)
 
+        def most(names: tuple[str | None, ...], attribute: str) -> float:
+            present = [key for key in names if key is not None]
+            if not present:
+                return math.nan
+            return float(max((getattr(stat, attribute) for k in present if (stat := self.stats.get(k))), default=0))
+
         account = self.get(keys.sender_account)
         address = self.get(keys.recipient_address)
         days_known = (at - account.first_seen) / 86400.0 if account and account.count else math.nan
+        senders = (keys.sender_account, keys.sender_phone, keys.sender_id)
+        recipients = (keys.recipient_phone, keys.recipient_address)
         return [
             prior(keys.sender_account),
             days_known,
@@ -103,6 +126,11 @@ class HistoryState:
             float(address.partners) if address else 0.0,
             address.burst_at(at) if address else 0.0,
             prior(keys.pair),
+            most(senders, "screened"),
+            most(senders, "seized"),
+            most(recipients, "screened"),
+            most(recipients, "seized"),
+            most((keys.pair,), "seized"),
         ]
 
     def _count(self, keys: EntityKeys, at: float) -> None:
@@ -118,3 +146,22 @@ class HistoryState:
             self.dirty.add(key)
         if new_pair and keys.recipient_address is not None:
             self.stats[keys.recipient_address].partners += 1
+
+    def record_outcome(self, keys: EntityKeys, screened: int, seized: int, at: float | None = None) -> None:
+        """Count a change in what is known of one parcel (+1 screened, +1 seized; -1 on a correction)."""
+        for key in keys.all():
+            stat = self.stats.get(key)
+            if stat is None:
+                stat = self.stats[key] = EntityStat(first_seen=at or 0.0, last_seen=at or 0.0)
+            stat.screened = max(0, stat.screened + screened)
+            stat.seized = max(0, stat.seized + seized)
+            self.dirty.add(key)
+
+    def merge_outcomes(self, loaded: dict[str, EntityStat]) -> None:
+        """Take the outcome counts of ``loaded`` (fresh from the store) into a cached state."""
+        for key, fresh in loaded.items():
+            stat = self.stats.get(key)
+            if stat is None:
+                self.stats[key] = fresh
+            else:
+                stat.screened, stat.seized = fresh.screened, fresh.seized

@@ -14,7 +14,7 @@ import lightgbm as lgb
 import numpy as np
 
 from models.explain import phrase
-from models.features import CATEGORICAL_FEATURES, FEATURE_NAMES, NUMERIC_FEATURES, FeatureRow
+from models.features import CATEGORICAL_FEATURES, FEATURE_NAMES, FEATURE_VERSION, NUMERIC_FEATURES, FeatureRow
 from models.manifest import Reason
 
 
@@ -27,6 +27,7 @@ class FeatureSchema:
     vocabularies: dict[str, list[str]] = field(default_factory=dict)
     calibration: tuple[float, float] = (1.0, 0.0)
     reference: dict[str, Any] = field(default_factory=dict)
+    feature_version: int = FEATURE_VERSION  # the feature layout the model was trained on (models.features)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +36,7 @@ class FeatureSchema:
             "vocabularies": self.vocabularies,
             "calibration": list(self.calibration),
             "reference": self.reference,
+            "feature_version": self.feature_version,
         }
 
     @classmethod
@@ -46,6 +48,7 @@ class FeatureSchema:
             vocabularies={k: list(v) for k, v in data["vocabularies"].items()},
             calibration=(float(a), float(b)),
             reference=dict(data.get("reference", {})),
+            feature_version=int(data.get("feature_version", 1)),  # saved before versions were recorded
         )
 
     @property
@@ -54,7 +57,11 @@ class FeatureSchema:
 
 
 class Encoder:
-    """Turns feature rows into the float matrix LightGBM reads, with fixed categorical codes."""
+    """Turns feature rows into the float matrix LightGBM reads, with fixed categorical codes.
+
+    Rows are always in today's layout (``FEATURE_NAMES``); a model trained on an older feature version
+    reads its own columns from them by name, so a registered version-1 model still scores.
+    """
 
     def __init__(self, schema: FeatureSchema) -> None:
         self.schema = schema
@@ -63,8 +70,15 @@ class Encoder:
             for name in schema.categorical
         ]
         self._n_numeric = len(schema.names) - len(schema.categorical)
+        missing = [name for name in schema.names if name not in FEATURE_NAMES]
+        if missing:
+            raise ValueError(f"the model needs features this code does not compute: {missing}")
+        same = schema.names == FEATURE_NAMES
+        self._columns = None if same else [FEATURE_NAMES.index(name) for name in schema.names]
 
     def encode(self, rows: list[FeatureRow]) -> np.ndarray:
+        if self._columns is not None:
+            rows = [[row[j] for j in self._columns] for row in rows]
         n = self._n_numeric
         out = np.empty((len(rows), len(self.schema.names)), dtype=np.float64)
         for i, row in enumerate(rows):

@@ -85,6 +85,9 @@ entity_stats = Table(
     Column("last_seen", Float, nullable=False),
     Column("burst", Float, nullable=False),
     Column("partners", Integer, nullable=False),
+    # What screening found on the entity's parcels (written when an outcome is recorded).
+    Column("screened", Integer, nullable=False, server_default="0"),
+    Column("seized", Integer, nullable=False, server_default="0"),
 )
 
 audit_log = Table(

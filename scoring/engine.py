@@ -30,6 +30,7 @@ from scoring.rules import Rules, Watchlist, party_hashes
 from scoring.store import DecisionRecord, Store
 
 log = logging.getLogger(__name__)
+CAPACITY_CHECK_S = 5.0
 
 
 class ModelSource:
@@ -164,15 +165,34 @@ class Scorer:
         )
         self.policy = DecisionPolicy(self.policy_config, self._reference_scores())
         self.history = HistoryState()
+        self._capacities_read = -CAPACITY_CHECK_S
 
     def _reference_scores(self) -> list[float]:
         model = self.models.current
         return list(model.schema.reference.get("score_sample", [])) if model else []
 
     def refresh_model(self, force: bool = False) -> None:
+        """Between batches: a newly promoted model, watch-list edits and capacities set by an admin."""
         if self.models.refresh(force):
             self.policy.reset_scores(self._reference_scores())
         self.watchlist.refresh()
+        self._refresh_capacities(force)
+
+    def _refresh_capacities(self, force: bool) -> None:
+        """Configured hub capacities, overridden by those an admin set in the store (read every few seconds)."""
+        now = time.monotonic()
+        if self.store is None or (not force and now - self._capacities_read < CAPACITY_CHECK_S):
+            return
+        self._capacities_read = now
+        try:
+            overrides = {hub: int(row["per_hour"]) for hub, row in self.store.hub_capacities().items()}
+        except Exception as exc:  # the store being down must not stop scoring: keep the capacities in force
+            log.warning("could not read hub capacities; keeping those in force",
+                        extra={"error": f"{type(exc).__name__}: {exc}"})
+            return
+        if self.policy.set_hub_capacities({**self.settings.hub_capacity_per_hour, **overrides}):
+            self.policy_config = self.policy.config
+            log.info("hub capacities in force", extra={"per_hour": self.policy.config.hub_capacity_per_hour})
 
     @property
     def last_error(self) -> str | None:

@@ -1,12 +1,17 @@
 """The decision policy: scope, hard rules, a capacity-tracking threshold, exploration, fail-safe.
 
-Each hub has an X-ray capacity per hour. The budget is paced through the hour: from what is left of
-the hour's capacity, the rule hits still expected, and the volume still expected (the hub's usual
-volume for that hour of day blended with the rate seen so far), it sets the share of the remaining
-parcels to flag, and reads the model threshold as that quantile of the hub's recent scores. Over-
-or under-flagging early in an hour is therefore corrected later in it, as volume and the score
-distribution move. Rule hits are always flagged, even past capacity; the model and exploration
-stop at capacity.
+Each hub has an X-ray line with a capacity (parcels per hour) and a queue in front of it, so capacity
+left unused in a quiet hour is not lost: the budget is a token bucket that refills at the hourly
+capacity (or, without one, at ``capacity_share`` of every in-scope parcel) and holds at most
+``burst_hours`` of it. The model flags a parcel when its score clears the quantile of the hub's
+recent scores (a window of a few days, so the cut-off is stable) at the share the capacity allows;
+that share leans up when the bucket fills and down as it empties, so over the day flags track
+capacity while a high-risk parcel arriving in a busy hour still finds room. Rule hits are always
+flagged, even past capacity; the model and exploration stop when the bucket is empty.
+
+Exploration spends ``exploration_share`` of the budget on parcels the model did not take, with a
+probability that rises with the parcel's score rank (a floor keeps every parcel possible), so it
+lands where a new pattern half-resembles known risk rather than on the clearly benign bulk.
 
 Time here is event time (the manifest's ``accepted_at``), so a replayed month or a simulation behaves
 like the live stream did. Every decision records the probability with which the parcel was chosen
@@ -19,13 +24,18 @@ import bisect
 import hashlib
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from models.manifest import Action, Why
 
-WINDOW = 4000  # recent scores per hub the threshold is read from
+WINDOW = 8000  # recent scores per hub the threshold is read from (a few days of a hub's traffic)
+BURST_HOURS = 24.0  # how much unused capacity the queue can carry forward: a day of capacity
+FILL_GAIN = 2.0  # how strongly the share leans with the bucket's fill (e**±1 at empty/full)
+COLD_START_PARCELS = 100  # parcels a new hub's first hour needs before its pace sets the share
 PROFILE_EWMA = 0.3  # how fast a hub's usual volume per hour of day follows change
 RULE_RATE_EWMA = 0.02  # per parcel: the rule-hit rate's memory is a few hundred parcels
+EXPLORE_POWER = 8.0  # exploration weight grows as rank**power (most of it just below the threshold) ...
+EXPLORE_FLOOR = 0.25  # ... on top of this share spread evenly, so every parcel can be explored
 HOUR_S = 3600.0
 UTC8_S = 8 * 3600  # hubs run on China time: the hour-of-day profile follows it
 
@@ -38,6 +48,7 @@ class PolicyConfig:
     hub_capacity_per_hour: dict[str, int] = field(default_factory=dict)
     exploration_share: float = 0.1
     seed: str = "parcelguard"
+    burst_hours: float = BURST_HOURS
 
     @classmethod
     def build(cls, priority_origins: list[str], destinations: list[str], **kwargs: object) -> PolicyConfig:
@@ -107,9 +118,15 @@ class ScoreWindow:
         index = min(len(self._sorted) - 1, int(len(self._sorted) * (1.0 - share)))
         return self._sorted[index]
 
+    def rank(self, score: float) -> float:
+        """Share of the window below ``score`` (0.5 when the window is empty)."""
+        if not self._sorted:
+            return 0.5
+        return bisect.bisect_left(self._sorted, score) / len(self._sorted)
+
 
 class HubBudget:
-    """One hub's screening budget for the current hour, paced so flags track capacity."""
+    """One hub's screening budget: a token bucket refilled at capacity, plus per-hour bookkeeping."""
 
     def __init__(self, config: PolicyConfig, hub_id: str, reference_scores: list[float]) -> None:
         self.config = config
@@ -117,69 +134,100 @@ class HubBudget:
         self.capacity = config.hub_capacity_per_hour.get(hub_id)
         self.capacity_fraction = 1.0  # this scorer's share of the hub's traffic (its share of partitions)
         self.scores = ScoreWindow(WINDOW, reference_scores)
+        self.clock: float | None = None  # latest event time seen (epoch seconds)
+        # The bucket's level, counted from half full: a new hub (or a bucket whose size is still being
+        # learnt from the hub's volume) starts half full, with room to absorb a burst either way.
+        self.level: float | None = None
         self.hour: int | None = None
         self.in_hour = 0
         self.flagged_in_hour = 0
         self.rules_in_hour = 0
-        self.elapsed = 0.0  # fraction of the current hour gone, in event time
         self.profile: dict[int, float] = {}  # usual in-scope volume per hour of day (0-23)
-        self.last_hour_volume: float | None = None
+        self.usual_hour: float | None = None  # the profile's mean, kept as hours close
         self.rule_rate = 0.0
         self.history: list[tuple[int, int, int]] = []  # (hour, in-scope parcels, flagged), for reports and tests
 
-    # --- the clock ------------------------------------------------------------------------------
+    # --- the clock and the bucket ---------------------------------------------------------------
     def advance(self, at: float) -> None:
-        """Count one in-scope parcel at event time ``at`` (epoch seconds); late parcels count now."""
+        """Count one in-scope parcel at event time ``at`` (epoch seconds) and refill the bucket.
+
+        A late parcel (event time before the latest seen) refills nothing and counts in the current hour.
+        """
         hour = int(at // HOUR_S)
         if self.hour is None or hour > self.hour:
             if self.hour is not None:
                 self._close_hour()
             self.hour, self.in_hour, self.flagged_in_hour, self.rules_in_hour = hour, 0, 0, 0
-        if hour == self.hour:
-            self.elapsed = max(self.elapsed if self.in_hour else 0.0, (at - hour * HOUR_S) / HOUR_S)
         self.in_hour += 1
+        if self.level is None:
+            self.level = 0.0
+        elif self.capacity is not None and self.clock is not None and at > self.clock:
+            self.level += self.capacity * self.capacity_fraction * (at - self.clock) / HOUR_S
+        if self.capacity is None:
+            self.level += self.config.capacity_share
+        self.level = min(self.level, self.burst() / 2)  # a full queue: unused capacity beyond it is lost
+        self.clock = at if self.clock is None else max(self.clock, at)
+
+    @property
+    def tokens(self) -> float | None:
+        """Screenings the line can still take; None before the hub's first parcel."""
+        return None if self.level is None else self.burst() / 2 + self.level
 
     def _close_hour(self) -> None:
         assert self.hour is not None
-        volume = float(self.in_hour)
         slot = _hour_of_day(self.hour)
         usual = self.profile.get(slot)
+        volume = float(self.in_hour)
         self.profile[slot] = volume if usual is None else (1 - PROFILE_EWMA) * usual + PROFILE_EWMA * volume
-        self.last_hour_volume = volume
+        self.usual_hour = max(1.0, sum(self.profile.values()) / len(self.profile))
         self.history.append((self.hour, self.in_hour, self.flagged_in_hour))
         del self.history[:-48]
 
-    # --- how many to flag -----------------------------------------------------------------------
+    def hourly_volume(self) -> float:
+        """Usual in-scope parcels per hour, averaged over the day (before a first hour has closed: the pace
+        of the current hour so far)."""
+        if self.usual_hour is not None:
+            return self.usual_hour
+        if self.hour is None or self.clock is None:
+            return 1.0
+        elapsed = min(1.0, max(1.0 / 12.0, self.clock / HOUR_S - self.hour))  # at least five minutes
+        return max(1.0, self.in_hour / elapsed)
+
     def hour_capacity(self) -> float:
-        """Flags allowed this hour: the hub's capacity (this scorer's share of it), or a share of volume."""
+        """The refill per hour: the hub's capacity (this scorer's share of it), or a share of its volume."""
         if self.capacity is None:
-            return self.config.capacity_share * self.expected_hour()
+            return self.config.capacity_share * self.hourly_volume()
         return self.capacity * self.capacity_fraction
 
-    def expected_hour(self) -> float:
-        """In-scope parcels expected in the whole current hour: usual volume blended with the pace so far."""
-        assert self.hour is not None
-        f = min(max(self.elapsed, 1.0 / 60.0), 1.0)
-        usual = self.profile.get(_hour_of_day(self.hour), self.last_hour_volume)
-        pace = self.in_hour / f  # the whole hour at the rate seen so far
-        return max(float(self.in_hour), pace if usual is None else (1 - f) * usual + f * pace)
+    def burst(self) -> float:
+        """The most the queue carries forward: ``burst_hours`` of capacity (at least one screening)."""
+        return max(1.0, self.config.burst_hours * self.hour_capacity())
 
-    def expected_remaining(self) -> float:
-        return max(0.0, self.expected_hour() - self.in_hour)
+    # --- how many to flag -----------------------------------------------------------------------
+    def base_share(self) -> float:
+        """The long-run share of in-scope parcels capacity allows."""
+        if self.capacity is None or (self.usual_hour is None and self.in_hour < COLD_START_PARCELS):
+            return self.config.capacity_share  # before the hub's volume is known: the configured share
+        return min(1.0, self.hour_capacity() / self.hourly_volume())
 
     def target_share(self) -> float:
-        """Share of the parcels not hit by a rule to flag from now on (model and exploration together)."""
-        budget = self.hour_capacity() - self.flagged_in_hour
-        if budget <= 0:
+        """Share of the parcels not hit by a rule to flag now (model and exploration together)."""
+        tokens = self.tokens
+        if tokens is None or tokens < 1.0:
             return 0.0
-        # Near the end of an hour the remaining volume is tiny and noisy: spread what capacity is left
-        # over at least a tenth of the hour's volume rather than flag everything at once.
-        remaining = max(self.expected_remaining(), 0.1 * self.expected_hour(), 1.0)
-        rules_expected = self.rule_rate * remaining
-        return min(1.0, max(0.0, (budget - rules_expected) / ((1 - self.rule_rate) * remaining)))
+        share = (self.base_share() - self.rule_rate) / max(1e-9, 1 - self.rule_rate)
+        fill = tokens / self.burst()
+        return min(1.0, max(0.0, share * math.exp(FILL_GAIN * (fill - 0.5))))
 
     def at_capacity(self) -> bool:
-        return self.flagged_in_hour >= self.hour_capacity()
+        tokens = self.tokens
+        return tokens is None or tokens < 1.0
+
+    def spend(self) -> None:
+        """One parcel flagged: it takes a place in the line (rule hits may run the bucket below empty)."""
+        self.flagged_in_hour += 1
+        if self.level is not None:
+            self.level -= 1.0
 
     def note_rule(self, hit: bool) -> None:
         self.rule_rate += RULE_RATE_EWMA * ((1.0 if hit else 0.0) - self.rule_rate)
@@ -189,6 +237,11 @@ class HubBudget:
 
 def _hour_of_day(hour: int) -> int:
     return int((hour * HOUR_S + UTC8_S) // HOUR_S) % 24
+
+
+def explore_weight(rank: float) -> float:
+    """Exploration weight of a parcel at score rank ``rank`` (0 lowest, 1 highest); averages 1 over ranks."""
+    return EXPLORE_FLOOR + (1 - EXPLORE_FLOOR) * (EXPLORE_POWER + 1) * rank**EXPLORE_POWER
 
 
 class DecisionPolicy:
@@ -212,6 +265,20 @@ class DecisionPolicy:
         for budget in self.budgets.values():
             budget.capacity_fraction = self.capacity_fraction
 
+    def set_hub_capacities(self, per_hour: dict[str, int]) -> bool:
+        """Replace the hubs' X-ray capacities (an admin changed one); True when any changed.
+
+        Each hub's bucket keeps its level, so a change moves the refill rate from now on without
+        forgetting what the line has queued.
+        """
+        if per_hour == self.config.hub_capacity_per_hour:
+            return False
+        self.config = replace(self.config, hub_capacity_per_hour=dict(per_hour))
+        for hub_id, budget in self.budgets.items():
+            budget.config = self.config
+            budget.capacity = self.config.hub_capacity_per_hour.get(hub_id)
+        return True
+
     def budget(self, hub_id: str) -> HubBudget:
         budget = self.budgets.get(hub_id)
         if budget is None:
@@ -226,22 +293,26 @@ class DecisionPolicy:
         budget = self.budget(hub_id)
         budget.advance(at)
         budget.note_rule(rule_hit)
-        if rule_hit:  # never starved: a rule hit is flagged even when the hour's capacity is used up
-            budget.flagged_in_hour += 1
+        if rule_hit:  # never starved: a rule hit is flagged even when the line is full
+            budget.spend()
             return Choice("SCREEN", "rule", 1.0)
         if not model_ready or score is None:  # the old 100% policy while no model can be loaded
-            budget.flagged_in_hour += 1
+            budget.spend()
             return Choice("SCREEN", "fail_safe", 1.0)
-        share = 0.0 if budget.at_capacity() else budget.target_share()
-        model_share = share * (1 - self.config.exploration_share)
+        share = budget.target_share()
+        explore_share = self.config.exploration_share
+        model_share = share * (1 - explore_share)
         threshold = budget.scores.upper_quantile(model_share)
+        rank = budget.scores.rank(score)
         budget.scores.add(score)
         if model_share > 0 and score >= threshold:
-            budget.flagged_in_hour += 1
+            budget.spend()
             return Choice("SCREEN", "model", 1.0)
-        # Explore among the parcels the model did not take, so that model plus exploration flags `share`.
-        explore = min(1.0, share * self.config.exploration_share / max(1e-9, 1 - model_share)) if share else 0.0
+        # Explore among the parcels the model did not take, so that model plus exploration flags `share`;
+        # the probability leans towards the higher scores, and is exactly what is recorded.
+        base = share * explore_share / max(1e-9, 1 - model_share)
+        explore = min(1.0, base * explore_weight(min(rank, 1.0 - model_share) / max(1e-9, 1.0 - model_share)))
         if explore > 0 and uniform(self.config.seed, parcel_id) < explore:
-            budget.flagged_in_hour += 1
+            budget.spend()
             return Choice("SCREEN", "exploration", explore)
         return Choice("RELEASE", "model", explore)

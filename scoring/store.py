@@ -19,8 +19,8 @@ from sqlalchemy import Float, Table, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from models.features import NUMERIC_FEATURES, FeatureRow
-from models.history import EntityStat
+from models.features import NUMERIC_FEATURES, FeatureBuilder, FeatureRow, upgrade_row
+from models.history import EntityStat, HistoryState
 from models.manifest import Decision, Outcome, Reason
 from scoring.db import (
     alerts,
@@ -34,6 +34,9 @@ from scoring.db import (
     sessions,
     workers,
 )
+
+_SEEN = ("count", "first_seen", "last_seen", "burst", "partners")  # moved by deciding
+_FOUND = ("screened", "seized")  # moved by outcomes
 
 
 @dataclass
@@ -69,6 +72,11 @@ def _json_safe(row: FeatureRow | None) -> list[Any] | None:
     return [None if isinstance(v, float) and math.isnan(v) else v for v in row]
 
 
+def _found(rows: Sequence[Any]) -> tuple[int, int]:
+    """(screened, seized) as 0/1 from a parcel's outcome rows (source, result)."""
+    return (int(any(r.source == "xray" for r in rows)), int(any(r.result == "contraband" for r in rows)))
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -78,7 +86,7 @@ _DECISION_COLUMNS = (
     "shadow_version", "shadow_score", "reasons", "features", "manifest", "origin_province", "accepted_at",
     "decided_at", "status",
 )
-_STAT_COLUMNS = ("key", "count", "first_seen", "last_seen", "burst", "partners")
+_STAT_COLUMNS = ("key", *_SEEN, *_FOUND)  # the order of EntityStat's fields after the key
 _STAT_SELECT = ", ".join(f'"{c}"' for c in _STAT_COLUMNS)
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
@@ -141,18 +149,25 @@ class Store:
                 # A driver-level read: the scorer runs this for every batch, and an expanding IN through
                 # SQLAlchemy cost more in Python than the lookups themselves.
                 sql = f'SELECT {_STAT_SELECT} FROM entity_stats WHERE "key" IN ({", ".join([mark] * len(chunk))})'
-                for key, count, first_seen, last_seen, burst, partners in conn.exec_driver_sql(sql, chunk):
-                    found[key] = EntityStat(count, first_seen, last_seen, burst, partners)
+                for key, *values in conn.exec_driver_sql(sql, chunk):
+                    found[key] = EntityStat(*values)
         return found
 
-    def _upsert_stats(self, conn: Connection, stats: dict[str, EntityStat]) -> None:
+    def _upsert_stats(self, conn: Connection, stats: dict[str, EntityStat], columns: Sequence[str] = _SEEN) -> None:
+        """Insert or update entity rows; only ``columns`` of an existing row are overwritten.
+
+        The scorer writes back what it counted (``_SEEN``) and never the outcome counts, which only
+        ``record_outcome`` moves: a batch loaded before an outcome arrived must not undo it.
+        """
         if stats:
-            rows = [(k, s.count, s.first_seen, s.last_seen, s.burst, s.partners) for k, s in stats.items()]
-            _bulk_write(conn, entity_stats, _STAT_COLUMNS, rows, update=_STAT_COLUMNS[1:])
+            rows = [(k, s.count, s.first_seen, s.last_seen, s.burst, s.partners, s.screened, s.seized)
+                    for k, s in stats.items()]
+            _bulk_write(conn, entity_stats, _STAT_COLUMNS, rows, update=columns)
 
     def save_entity_stats(self, stats: dict[str, EntityStat]) -> None:
+        """Write whole entity rows (a bootstrap seeding the store, outcome counts included)."""
         with self.engine.begin() as conn:
-            self._upsert_stats(conn, stats)
+            self._upsert_stats(conn, stats, (*_SEEN, *_FOUND))
 
     # --- decisions ------------------------------------------------------------------------------
     def existing_decisions(self, parcel_ids: Sequence[str]) -> dict[str, Decision]:
@@ -351,12 +366,18 @@ class Store:
             "recorded_at": now,
         }
         with self.engine.begin() as conn:
+            before = _found(conn.execute(select(outcomes.c.source, outcomes.c.result)
+                                         .where(outcomes.c.parcel_id == outcome.parcel_id)).all())
             stmt = self._insert(outcomes).values(row)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["parcel_id", "source"],
                 set_={k: stmt.excluded[k] for k in row if k not in ("parcel_id", "source")},
             )
             conn.execute(stmt)
+            after = _found(conn.execute(select(outcomes.c.source, outcomes.c.result)
+                                        .where(outcomes.c.parcel_id == outcome.parcel_id)).all())
+            if after != before:
+                self._count_outcome(conn, outcome.parcel_id, after[0] - before[0], after[1] - before[1])
             known = conn.execute(
                 update(decisions)
                 .where(decisions.c.parcel_id == outcome.parcel_id)
@@ -367,6 +388,23 @@ class Store:
                         {"result": outcome.result, "source": outcome.source,
                          "contraband_type": outcome.contraband_type, "quantity_g": outcome.quantity_g})
         return bool(known)
+
+    def _count_outcome(self, conn: Connection, parcel_id: str, screened: int, seized: int) -> None:
+        """Move the outcome counts of the parcel's entities, so parcels decided from now on see them."""
+        stored = conn.execute(select(decisions.c.manifest, decisions.c.accepted_at)
+                              .where(decisions.c.parcel_id == parcel_id)).first()
+        if stored is None or not isinstance(stored.manifest, dict):
+            return  # an outcome for a parcel this service never decided: no entities to credit
+        keys = FeatureBuilder.keys_from_redacted(stored.manifest)
+        found: dict[str, EntityStat] = {}
+        for row in conn.execute(select(entity_stats).where(entity_stats.c.key.in_(keys.all()))):
+            m = row._mapping
+            found[m["key"]] = EntityStat(m["count"], m["first_seen"], m["last_seen"], m["burst"], m["partners"],
+                                         m["screened"], m["seized"])
+        at = (as_utc(stored.accepted_at) or stored.accepted_at).timestamp()
+        state = HistoryState(stats=found)
+        state.record_outcome(keys, screened, seized, at)
+        self._upsert_stats(conn, {k: state.stats[k] for k in state.dirty}, _FOUND)
 
     def outcomes_for(self, parcel_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -403,7 +441,10 @@ class Store:
             for row in conn.execute(query).yield_per(5000):
                 label = True if row.is_contraband else (False if row.is_observed else None)
                 n = len(NUMERIC_FEATURES)
-                features = [math.nan if v is None and i < n else v for i, v in enumerate(row.features)]
+                features = upgrade_row(row.features)
+                if features is None:
+                    continue  # logged in a feature layout this code cannot read: left out, never misread
+                features = [math.nan if v is None and i < n else v for i, v in enumerate(features)]
                 yield LabelledRow(row.parcel_id, features, row.propensity, row.action, row.why, row.score,
                                   as_utc(row.accepted_at) or row.accepted_at, label)
 
@@ -438,8 +479,9 @@ class Store:
             for row in conn.execute(query).yield_per(5000):
                 data = dict(row._mapping)
                 data["accepted_at"] = as_utc(row.accepted_at)
-                if row.features is not None:
-                    data["features"] = [math.nan if v is None and i < n else v for i, v in enumerate(row.features)]
+                features = None if row.features is None else upgrade_row(row.features)
+                data["features"] = None if features is None else [
+                    math.nan if v is None and i < n else v for i, v in enumerate(features)]
                 data["label"] = True if row.is_contraband else (False if row.is_observed else None)
                 data["late"] = bool(row.is_late)
                 yield data

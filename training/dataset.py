@@ -1,8 +1,9 @@
 """Training sets: a replayed labelled history (bootstrap) or the decision log joined with outcomes.
 
 Both go through ``models.features`` exactly as serving does: the bootstrap replays every manifest
-through a ``HistoryState`` in time order (and hands that state to the store so live scoring goes on
-where the history ends); retraining reads back the feature rows logged at decision time, so entity
+through a ``HistoryState`` in time order, counting each labelled parcel's outcome into its entities
+``OUTCOME_DELAY_S`` after acceptance as a screening would (and hands that state to the store so live
+scoring goes on where the history ends); retraining reads back the feature rows logged at decision time, so entity
 history is as of the decision and never sees the parcel's future.
 Labels are weighted by inverse propensity so that what the policy chose to screen does not
 masquerade as the population; released parcels without a label are left out, never called clean
@@ -24,12 +25,13 @@ import orjson
 from pydantic import ValidationError
 
 from models.features import FeatureBuilder, FeatureRow
-from models.history import HistoryState
+from models.history import EntityKeys, HistoryState
 from models.manifest import Manifest
 from scoring.policy import PolicyConfig
 from scoring.store import Store
 
 MIN_PROPENSITY = 0.005  # caps an exploration label's weight at 200
+OUTCOME_DELAY_S = 2 * 3600.0  # a replayed history's screening outcome is known this long after acceptance
 POPULATION_SAMPLE = 40_000  # latest in-scope rows kept (labelled or not) to describe the population
 _COLUMNS = ("ids", "rows", "labels", "weights", "times", "whys")
 
@@ -168,15 +170,24 @@ def replay_manifests(
     history = history or HistoryState()
     data = TrainingSet(source="bootstrap")
     population: deque[tuple[float, FeatureRow]] = deque(maxlen=POPULATION_SAMPLE)
+    # Screened parcels' outcomes, in the order they become known (a fixed delay keeps it time order).
+    known: deque[tuple[float, EntityKeys, bool]] = deque()
     for manifest in manifests:
-        row = builder.build(manifest, history)
+        at = manifest.accepted_at.timestamp()
+        while known and known[0][0] <= at:
+            _, done, seized = known.popleft()
+            history.record_outcome(done, 1, int(seized), at)
+        keys = builder.entity_keys(manifest)
+        row = builder.build(manifest, history, keys)
         if not policy.in_scope(manifest.origin.province, manifest.origin.city, manifest.destination.province):
             continue
-        at = manifest.accepted_at.timestamp()
         population.append((at, row))
         label = labels.get(manifest.parcel_id)
         if label is not None:
             data.add(manifest.parcel_id, row, label, 1.0, at)
+            known.append((at + OUTCOME_DELAY_S, keys, label))
+    for due, done, seized in known:  # known by the time live scoring continues from this history
+        history.record_outcome(done, 1, int(seized), due)
     data.population = list(population)
     data.sort()
     return data, history

@@ -4,9 +4,9 @@ Each feature is judged by the distance Evidently uses for its kind:
 
 - numeric: Wasserstein distance normalised by the reference's standard deviation (above 0.1);
 - categorical: Jensen–Shannon distance over the reference's top categories plus "other" (above 0.1);
-- cumulative entity-history counts (prior parcels, days known, distinct senders) grow as the history
-  ages even when the parcels do not change, so they are judged on the shares of unknown, first-seen and
-  known entities, by PSI (above 0.2);
+- cumulative entity-history counts (prior parcels, days known, distinct senders, screenings and
+  seizures) grow as the history ages even when the parcels do not change, so they are judged on the
+  shares of unknown, first-seen and known entities, by PSI (above 0.2);
 - calendar features (hour, weekday) are shown but not judged: their mix in the reference depends on
   where the training split happened to fall in the day and the week, not on the parcels.
 
@@ -31,6 +31,7 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
 from models.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, FeatureRow, normalise_category
+from models.history import OUTCOME_FEATURES
 
 PSI_THRESHOLD = 0.2
 JS_THRESHOLD = 0.1
@@ -49,6 +50,7 @@ CALENDAR = frozenset({"hour_local", "weekday"})
 CUMULATIVE = frozenset({
     "sender_account_prior", "sender_account_days_known", "sender_phone_prior", "sender_id_prior",
     "recipient_phone_prior", "recipient_address_prior", "recipient_distinct_senders", "pair_prior",
+    *OUTCOME_FEATURES,  # screenings and seizures so far: they pile up the same way
 })
 ENTITY_BINS = ("unknown", "first seen", "known")
 _HUB_COLUMN = len(NUMERIC_FEATURES) + CATEGORICAL_FEATURES.index("hub_id")

@@ -1,8 +1,9 @@
 """Closed-loop simulation: the service's own scorer, decision log, outcomes and retraining over N days.
 
 Each simulated day, the day's manifests go through ``scoring.engine.Scorer.process`` (the code the Kafka
-scorer runs) into a decision log in a private SQLite store; screened parcels reveal their truth as
-outcomes (and, optionally, a share of released contraband surfaces later as a late label); every few
+scorer runs) into a decision log in a private SQLite store, an hour at a time; screened parcels reveal
+their truth as outcomes two hours after acceptance through the store's ``record_outcome`` (and,
+optionally, a share of released contraband surfaces later as a late label); every few
 days a challenger is trained from that log with IPW weights plus the bootstrap history, judged against
 the champion by ``training.promote.judge`` and swapped in when it wins. The same days are also
 screened by baselines at the same capacity: exploration off (the same loop), rules only (the hard
@@ -18,10 +19,10 @@ import hashlib
 import logging
 import math
 import tempfile
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 ARMS = ("system", "no_exploration", "rules_only", "random", "all_priority")
 SCORED_ARMS = ("system", "no_exploration")
 BATCH = 2000
+SCREENING_DELAY = timedelta(hours=2)  # from acceptance to the screener's recorded outcome
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,12 @@ class ScoredArm:
         self.store.create_schema()
         self.bootstrap_set = bootstrap_set
         self.champion, self.trained_until = model, trained_until
+        # The store starts seeded with the bootstrap's entity stats, as a deployed store would be, so the
+        # outcome counts ``record_outcome`` moves continue from the history's.
+        self.store.save_entity_stats(history.stats)
         self.scorer = self._scorer(model, history)
         self.late: dict[int, list[tuple[str, Any]]] = defaultdict(list)
+        self.pending: deque[tuple[datetime, Parcel]] = deque()  # screened, outcome not yet recorded
         self.retrainings: list[Retraining] = []
 
     def _scorer(self, model: RiskModel, history: HistoryState) -> Scorer:
@@ -168,37 +174,63 @@ class ScoredArm:
         scorer.history = history  # the entity history continues from the bootstrap, as a seeded store would
         return scorer
 
-    def decide(self, parcels: list[Parcel]) -> dict[str, str]:
+    def decide(self, day: int, parcels: list[Parcel]) -> dict[str, str]:
         """The day through the real scorer: parcel id -> why it was screened (absent when released).
 
+        Parcels go through an hour of event time at a time; before each hour, the outcomes screeners
+        have recorded by then (``SCREENING_DELAY`` after acceptance) go into the store, whose
+        ``record_outcome`` credits them to the parcels' entities, so later parcels see them.
         ``Scorer.decide`` is the decision path ``Scorer.process`` runs; the entity history stays in memory
         (a replayed world has no duplicates to deduplicate), so only the decisions with their feature rows
-        are written: upserting every entity's stats to SQLite would cost most of the simulation's time.
+        are written, and the outcome counts the store moved are read back into the cached history.
         """
+        self._record_late(day)
         screened: dict[str, str] = {}
         history = self.scorer.history
-        for start in range(0, len(parcels), BATCH):
-            chunk = sorted(parcels[start : start + BATCH], key=lambda p: p.manifest.accepted_at)
+        ordered = sorted(parcels, key=lambda p: p.manifest.accepted_at)
+        hours = [int(p.manifest.accepted_at.timestamp() // 3600) for p in ordered]
+        start = 0
+        while start < len(ordered):
+            stop = start
+            while stop < len(ordered) and hours[stop] == hours[start] and stop - start < BATCH:
+                stop += 1
+            chunk = ordered[start:stop]
+            self._record_due(chunk[0].manifest.accepted_at)
             records = self.scorer.decide([(p.manifest, p.raw) for p in chunk], history)
             # Out-of-scope decisions carry nothing training reads; leaving them out halves the writes.
             self.store.record_decisions([r for r in records if r.decision.why != "out_of_scope"], {})
             history.dirty.clear()
-            screened.update({r.decision.parcel_id: r.decision.why for r in records if r.decision.action == "SCREEN"})
+            for p, r in zip(chunk, records, strict=True):
+                if r.decision.action == "SCREEN":
+                    screened[p.manifest.parcel_id] = r.decision.why
+                    self.pending.append((p.manifest.accepted_at + SCREENING_DELAY, p))
+                elif p.label and _draw(self.config.seed, p.manifest.parcel_id, "late") < self.config.late_label_share:
+                    found = p.manifest.accepted_at + timedelta(days=self.config.late_label_delay_days)
+                    self.late[day + self.config.late_label_delay_days].append((p.manifest.parcel_id, found))
+            start = stop
         return screened
 
-    def reveal(self, day: int, parcels: list[Parcel], screened: dict[str, str]) -> None:
-        """Screeners record what they found; a share of released contraband surfaces days later."""
-        for outcome in self.late.pop(day, []):
-            self.store.record_outcome(Outcome(parcel_id=outcome[0], screened_at=outcome[1], result="contraband",
+    def _record_due(self, now: datetime) -> None:
+        """Screeners record what they found on the parcels whose screening is done by ``now``."""
+        keys: set[str] = set()
+        while self.pending and self.pending[0][0] <= now:
+            at, p = self.pending.popleft()
+            self.store.record_outcome(Outcome(parcel_id=p.manifest.parcel_id, screened_at=at,
+                                              result="contraband" if p.label else "clear"), "simulator")
+            keys.update(self.scorer.features.entity_keys(p.manifest).all())
+        if keys:
+            self.scorer.history.merge_outcomes(self.store.load_entity_stats(keys))
+
+    def finish(self) -> None:
+        """The screenings still under way when the simulation ends are recorded too."""
+        if self.pending:
+            self._record_due(self.pending[-1][0])
+
+    def _record_late(self, day: int) -> None:
+        """A share of released contraband surfaces days later (a late label)."""
+        for parcel_id, at in self.late.pop(day, []):
+            self.store.record_outcome(Outcome(parcel_id=parcel_id, screened_at=at, result="contraband",
                                               source="late"), "simulator")
-        for p in parcels:
-            at = p.manifest.accepted_at + timedelta(hours=2)
-            if p.manifest.parcel_id in screened:
-                self.store.record_outcome(Outcome(parcel_id=p.manifest.parcel_id, screened_at=at,
-                                                  result="contraband" if p.label else "clear"), "simulator")
-            elif p.label and _draw(self.config.seed, p.manifest.parcel_id, "late") < self.config.late_label_share:
-                due = day + self.config.late_label_delay_days
-                self.late[due].append((p.manifest.parcel_id, at + timedelta(days=self.config.late_label_delay_days)))
 
     def retrain(self, day: int) -> Retraining | None:
         """A challenger from the decision log plus the bootstrap history, promoted only if it wins."""
@@ -216,9 +248,11 @@ class ScoredArm:
         comparison = judge(model, self.champion, test, self.config.capacity_share, self.config.promotion_margin,
                            self.trained_until)
         if comparison.promoted:
-            history = self.scorer.history
             self.champion, self.trained_until = model, test.times[0] if len(test) else math.inf
-            self.scorer = self._scorer(model, history)
+            # As a running scorer does on a new champion (Scorer.refresh_model): the model and the score
+            # window it reads thresholds from change; the hubs' budgets and the entity history carry on.
+            self.scorer.models = ModelSource.fixed(model)
+            self.scorer.policy.reset_scores(list(model.schema.reference.get("score_sample", [])))
         found = Retraining(day, self.name, len(data), data.positives, comparison.promoted, comparison.reason,
                            model.version, comparison.challenger, comparison.champion)
         self.retrainings.append(found)
@@ -390,10 +424,9 @@ def run(
             selections: dict[str, set[int]] = {}
             rule_hits: set[str] = set()
             for arm, runner in scored.items():
-                screened = runner.decide(parcels)
+                screened = runner.decide(sim_day, parcels)
                 selections[arm] = {index[pid] for pid in screened}
                 rule_hits |= {pid for pid, why in screened.items() if why == "rule"}
-                runner.reveal(sim_day, parcels, screened)
             chosen = baselines.select(parcels, in_scope, k, rule_hits)
             selections.update({arm: chosen[arm] for arm in config.arms if arm in chosen})
             npd = config.new_pattern_day
@@ -418,6 +451,7 @@ def run(
                 break
             simulate(sim_day, parcels)
         for runner in scored.values():
+            runner.finish()
             runner.store.engine.dispose()
     return result
 

@@ -31,6 +31,6 @@ def read_capacities(store: StoreDep, settings: SettingsDep, user: Admin) -> list
 def set_capacity(
     hub_id: HubPath, body: CapacityIn, store: StoreDep, settings: SettingsDep, user: Admin
 ) -> CapacityView:
-    """The queue pages' capacity figures use it at once. ``per_hour: null`` goes back to the configured figure."""
+    """Queue pages use it at once and scorers within seconds. ``per_hour: null`` goes back to the configured figure."""
     store.set_hub_capacity(hub_id, body.per_hour, actor=user.name)
     return _view(store, settings, hub_id)

@@ -117,3 +117,27 @@ def test_screen_decisions_are_explained_and_any_explanation_recomputes_exactly(t
             assert all(r.feature not in POLICY_FEATURES and r.contribution > 0 for r in recomputed)
         else:
             assert recomputed == []
+
+
+def test_capacity_an_admin_sets_is_what_the_scorer_screens_to(tmp_path: Path, store: Store) -> None:
+    model, _ = tiny_model()
+    settings = _settings(tmp_path, hub_capacity_per_hour={"HAK-MEILAN": 40})
+    scorer = Scorer(settings, store, ModelSource.fixed(model))
+    scorer.refresh_model(force=True)
+    assert scorer.policy.budget("HAK-MEILAN").hour_capacity() == 40  # the configured figure
+
+    store.set_hub_capacity("HAK-MEILAN", 3, actor="admin-zhao")
+    store.set_hub_capacity("SYX-TIANYA", 7, actor="admin-zhao")
+    scorer.refresh_model(force=True)
+    assert scorer.policy.budget("HAK-MEILAN").hour_capacity() == 3
+    assert scorer.policy.budget("SYX-TIANYA").hour_capacity() == 7
+    # A few hours of traffic: flags by the model and exploration stay within what the line can take.
+    batch = [(m, raw) for m, raw in _batch(manifests(600, prefix="K")) if m.hub_id == "HAK-MEILAN"]
+    decided = scorer.process(batch)
+    hours = (batch[-1][0].accepted_at - batch[0][0].accepted_at).total_seconds() / 3600
+    flagged = sum(1 for d in decided if d.action == "SCREEN" and d.why in ("model", "exploration"))
+    assert 0 < flagged <= 3 * (hours + 24 / 2) + 1  # refill over the span plus what the bucket held
+
+    store.set_hub_capacity("HAK-MEILAN", None, actor="admin-zhao")  # back to the configured figure
+    scorer.refresh_model(force=True)
+    assert scorer.policy.budget("HAK-MEILAN").hour_capacity() == 40

@@ -87,3 +87,27 @@ def test_split_is_by_time_and_weight_so_sparse_log_days_count_as_whole_days() ->
     assert len(test) == 15 and len(valid) == 15
     fixed = split(data, config=TrainConfig(test_days=1.5, valid_days=2.0))[2]
     assert {int(t // 86400) for t in fixed.times} == {18, 19}
+
+
+def test_ipw_weights_are_bounded_and_old_layout_rows_upgraded_or_left_out(store: Store) -> None:
+    from models.history import OUTCOME_FEATURES
+    from training.dataset import MIN_PROPENSITY
+
+    old_layout = _record("V1", "SCREEN", "model", 1.0, T0 + timedelta(hours=3), 7.0)
+    assert old_layout.features is not None
+    old_layout.features = old_layout.features[len(OUTCOME_FEATURES):]  # as long as a version-1 row
+    broken = _record("X1", "SCREEN", "model", 1.0, T0 + timedelta(hours=4), 8.0)
+    broken.features = [1.0, 2.0]
+    records = [
+        _record("E1", "SCREEN", "exploration", 0.05, T0, 1.0),
+        _record("E2", "SCREEN", "exploration", 0.0004, T0 + timedelta(hours=1), 2.0),  # a low-score exploration
+        old_layout, broken,
+    ]
+    store.record_decisions(records, {})
+    for pid in ("E1", "E2", "V1", "X1"):
+        _outcome(store, pid, "clear")
+    data = from_decision_log(store)
+    assert data.ids == ["E1", "E2", "V1"]  # a row of an unknown layout is left out, never misread
+    assert data.weights == [pytest.approx(20.0), pytest.approx(1 / MIN_PROPENSITY), 1.0]
+    assert max(data.weights) <= 1 / MIN_PROPENSITY
+    assert len(data.rows[2]) == len(NUMERIC_FEATURES) + len(CATEGORICAL_FEATURES)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from parcelguard.cli import app
-from scoring.db import decisions, make_engine, outcomes
+from scoring.db import decisions, entity_stats, make_engine, outcomes
 from tests.conftest import make_settings
 from training import simulation_report
 from training.generate import WorldFiles
@@ -64,8 +64,12 @@ def test_outcomes_reach_the_decision_log_and_retraining_reads_them(simulated: tu
         explored = conn.execute(select(func.count()).select_from(decisions).where(
             decisions.c.why == "exploration")).scalar_one()
         screened_count = screened.scalar_one()
+        # The store credited those outcomes to the parcels' entities (on top of the bootstrap's counts).
+        seized, credited = conn.execute(
+            select(func.max(entity_stats.c.seized), func.sum(entity_stats.c.screened))).one()
     engine.dispose()
     assert recorded == screened_count == sum(d["arms"]["system"]["screened"] for d in result.days)
+    assert seized >= 1 and credited > 0
     assert explored > 0
     retrained = {(r.day, r.arm) for r in result.retrainings}
     assert {(1, "system"), (3, "system"), (1, "no_exploration")} <= retrained
