@@ -36,24 +36,20 @@ def _density(v: Values) -> str:
     )
 
 
-def _count(label: str, none: str) -> Callable[[Values, str], str]:
+def _count(label: str, none: str, missing: str = "not given", suffix: str = " before"
+           ) -> Callable[[Values, str], str]:
     def phrase(v: Values, name: str) -> str:
         n = _f(v, name)
         if math.isnan(n):
-            return f"{label}: not given"
-        return none if n == 0 else f"{label}: {n:.0f} before"
+            return f"{label}: {missing}"
+        return none if n == 0 else f"{label}: {n:.0f}{suffix}"
 
     return phrase
 
 
 def _found(label: str, none: str) -> Callable[[Values, str], str]:
-    def phrase(v: Values, name: str) -> str:
-        n = _f(v, name)
-        if math.isnan(n):
-            return f"{label}: not known"
-        return none if n == 0 else f"{label}: {n:.0f}"
-
-    return phrase
+    """Outcome counts (screenings, seizures): unknown rather than not given when missing."""
+    return _count(label, none, missing="not known", suffix="")
 
 
 def _age(v: Values, name: str) -> str:
