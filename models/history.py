@@ -90,6 +90,27 @@ class HistoryState:
 
     stats: dict[str, EntityStat] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
+    # (count, partners) of each key as this state last read or wrote them: a write adds only what was
+    # counted since, so scorers sharing an entity add up rather than overwrite each other.
+    base: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @classmethod
+    def loaded(cls, stats: dict[str, EntityStat]) -> HistoryState:
+        state = cls()
+        state.take(stats)
+        return state
+
+    def take(self, stats: dict[str, EntityStat]) -> None:
+        """Add stats fresh from the store."""
+        self.stats.update(stats)
+        self.base.update({key: (stat.count, stat.partners) for key, stat in stats.items()})
+
+    def written(self) -> None:
+        """What was dirty has been added to the store: count from here on."""
+        for key in self.dirty:
+            stat = self.stats[key]
+            self.base[key] = (stat.count, stat.partners)
+        self.dirty.clear()
 
     def get(self, key: str | None) -> EntityStat | None:
         return None if key is None else self.stats.get(key)

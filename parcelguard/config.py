@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     capacity_share: float = Field(default=0.05, gt=0, le=1)
     hub_capacity_per_hour: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
     exploration_share: float = Field(default=0.1, ge=0, lt=1)
+    burst_hours: float = Field(default=24.0, gt=0, le=168)  # unused X-ray capacity a hub's queue carries
     watchlist_path: Path | None = None
 
     hash_key: SecretStr = SecretStr(DEV_HASH_KEY)

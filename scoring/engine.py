@@ -162,6 +162,7 @@ class Scorer:
             capacity_share=settings.capacity_share,
             hub_capacity_per_hour=dict(settings.hub_capacity_per_hour),
             exploration_share=settings.exploration_share,
+            burst_hours=settings.burst_hours,
         )
         self.policy = DecisionPolicy(self.policy_config, self._reference_scores())
         self.history = HistoryState()
@@ -215,13 +216,13 @@ class Scorer:
         records = self.decide(fresh, history, keys)
         made = {r.decision.parcel_id: r.decision for r in records}
         if self.persist and self.store is not None and records:
-            inserted = self.store.record_decisions(records, {k: history.stats[k] for k in history.dirty})
+            inserted = self.store.record_decisions(records, {k: history.stats[k] for k in history.dirty}, history.base)
             if inserted != len(records):
                 # Another scorer (after a rebalance) stored some of these first: publish what is stored.
                 made.update(self.store.existing_decisions(list(made)))
                 log.info("some parcels were decided elsewhere first; using the stored decisions",
                          extra={"records": len(records), "inserted": inserted})
-        history.dirty.clear()
+        history.written()
         return [existing.get(pid) or made[pid] for pid in ids]
 
     def _history_for(self, entity_keys: list[EntityKeys]) -> HistoryState:
@@ -230,9 +231,9 @@ class Scorer:
             return self.history
         if self.cache_history:
             missing = [k for k in keys if k not in self.history.stats]
-            self.history.stats.update(self.store.load_entity_stats(missing))
+            self.history.take(self.store.load_entity_stats(missing))
             return self.history
-        return HistoryState(stats=self.store.load_entity_stats(keys))
+        return HistoryState.loaded(self.store.load_entity_stats(keys))
 
     def decide(self, batch: list[tuple[Manifest, dict[str, Any]]], history: HistoryState,
                entity_keys: list[EntityKeys] | None = None) -> list[DecisionRecord]:

@@ -92,9 +92,10 @@ _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 def _bulk_write(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]],
-                update: Sequence[str] = ()) -> int:
+                update: Sequence[str] = (), assignments: str | None = None) -> int:
     """Insert ``rows`` in one driver-level executemany: new keys are inserted, existing ones are left as
-    they are (or, with ``update``, get those columns from the new row). Returns the rows written.
+    they are (or, with ``update``, get those columns from the new row; or get ``assignments``, a SQL
+    ``SET`` list). Returns the rows written.
 
     The scorer's two hot writes go through here. SQLAlchemy's executemany re-processes every parameter
     set in Python, which cost more than SQLite's own work (profiled, issue 3); the column types' bind
@@ -107,8 +108,9 @@ def _bulk_write(conn: Connection, table: Table, columns: Sequence[str], rows: li
     marks = ", ".join([_PLACEHOLDERS[dialect.paramstyle]] * len(columns))
     quote = dialect.identifier_preparer.quote
     key = ", ".join(quote(c.name) for c in table.primary_key.columns)
-    on_conflict = ("DO UPDATE SET " + ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
-                   if update else "DO NOTHING")
+    if update:
+        assignments = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
+    on_conflict = f"DO UPDATE SET {assignments}" if assignments else "DO NOTHING"
     sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES ({marks}) "
            f"ON CONFLICT ({key}) {on_conflict}")
     if processed:
@@ -153,16 +155,35 @@ class Store:
                     found[key] = EntityStat(*values)
         return found
 
-    def _upsert_stats(self, conn: Connection, stats: dict[str, EntityStat], columns: Sequence[str] = _SEEN) -> None:
-        """Insert or update entity rows; only ``columns`` of an existing row are overwritten.
-
-        The scorer writes back what it counted (``_SEEN``) and never the outcome counts, which only
-        ``record_outcome`` moves: a batch loaded before an outcome arrived must not undo it.
-        """
+    def _upsert_stats(self, conn: Connection, stats: dict[str, EntityStat], columns: Sequence[str]) -> None:
+        """Insert or update entity rows; only ``columns`` of an existing row are overwritten (a bootstrap
+        seeding whole rows; ``record_outcome`` moving the outcome counts, which scorers never write)."""
         if stats:
             rows = [(k, s.count, s.first_seen, s.last_seen, s.burst, s.partners, s.screened, s.seized)
                     for k, s in stats.items()]
             _bulk_write(conn, entity_stats, _STAT_COLUMNS, rows, update=columns)
+
+    def _add_stats(self, conn: Connection, stats: dict[str, EntityStat], base: dict[str, tuple[int, int]]) -> None:
+        """Add what a scorer counted since it read ``base`` (count, partners per key) to the stored rows.
+
+        Counts add up, so scorers sharing an entity (a sender shipping through two hubs' partitions)
+        never lose each other's parcels; first and last seen take the earlier and the later; the burst
+        (a decaying count) is the latest writer's. Outcome counts are only moved by ``record_outcome``.
+        """
+        if not stats:
+            return
+        rows = []
+        for key, s in stats.items():
+            count, partners = base.get(key, (0, 0))
+            rows.append((key, s.count - count, s.first_seen, s.last_seen, s.burst, s.partners - partners,
+                         s.screened, s.seized))
+        least, greatest = ("LEAST", "GREATEST") if conn.dialect.name == "postgresql" else ("MIN", "MAX")
+        _bulk_write(conn, entity_stats, _STAT_COLUMNS, rows, assignments=(
+            '"count" = entity_stats."count" + excluded."count", '
+            "partners = entity_stats.partners + excluded.partners, "
+            f"first_seen = {least}(entity_stats.first_seen, excluded.first_seen), "
+            f"last_seen = {greatest}(entity_stats.last_seen, excluded.last_seen), "
+            "burst = excluded.burst"))
 
     def save_entity_stats(self, stats: dict[str, EntityStat]) -> None:
         """Write whole entity rows (a bootstrap seeding the store, outcome counts included)."""
@@ -177,8 +198,10 @@ class Store:
             rows = conn.execute(select(decisions).where(decisions.c.parcel_id.in_(list(set(parcel_ids)))))
             return {row.parcel_id: _decision_from_row(row) for row in rows}
 
-    def record_decisions(self, records: Sequence[DecisionRecord], stats: dict[str, EntityStat]) -> int:
-        """Insert new decisions (existing parcel ids keep their first decision) and the stats they moved."""
+    def record_decisions(self, records: Sequence[DecisionRecord], stats: dict[str, EntityStat],
+                         base: dict[str, tuple[int, int]] | None = None) -> int:
+        """Insert new decisions (existing parcel ids keep their first decision) and add the entity counts
+        they moved (``stats`` as counted, ``base`` as read: see ``_add_stats``)."""
         rows = [
             (
                 r.decision.parcel_id, r.decision.hub_id, r.decision.action, r.decision.why, r.decision.score,
@@ -191,8 +214,7 @@ class Store:
         ]
         with self.engine.begin() as conn:
             inserted = _bulk_write(conn, decisions, _DECISION_COLUMNS, rows) if rows else 0
-            if stats:
-                self._upsert_stats(conn, stats)
+            self._add_stats(conn, stats, base or {})
         return inserted
 
     def decision(self, parcel_id: str) -> dict[str, Any] | None:

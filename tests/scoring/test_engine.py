@@ -141,3 +141,35 @@ def test_capacity_an_admin_sets_is_what_the_scorer_screens_to(tmp_path: Path, st
     store.set_hub_capacity("HAK-MEILAN", None, actor="admin-zhao")  # back to the configured figure
     scorer.refresh_model(force=True)
     assert scorer.policy.budget("HAK-MEILAN").hour_capacity() == 40
+
+
+def test_two_scorers_counting_one_sender_at_once_lose_no_parcel(tmp_path: Path, store: Store) -> None:
+    """Both read the sender's stats before either writes (two partitions, one sender): counts add up."""
+    from models.history import EntityKeys, EntityStat, HistoryState
+
+    sender, address = "h:sender", "h:address"
+    store.save_entity_stats({sender: EntityStat(count=5, first_seen=100.0, last_seen=200.0, burst=1.0)})
+    keys = EntityKeys(None, sender, None, None, address)
+    first = HistoryState.loaded(store.load_entity_stats(keys.all()))
+    second = HistoryState.loaded(store.load_entity_stats(keys.all()))
+    first.observe(keys, 300.0)
+    first.observe(keys, 310.0)
+    second.observe(keys, 50.0)  # a late parcel on the other partition
+    for state in (first, second):
+        store.record_decisions([], {k: state.stats[k] for k in state.dirty}, state.base)
+        state.written()
+    stored = store.load_entity_stats(keys.all())
+    assert stored[sender].count == 5 + 2 + 1
+    assert (stored[sender].first_seen, stored[sender].last_seen) == (100.0, 310.0)
+    assert stored[address].count == 3
+    first.observe(keys, 320.0)  # counting goes on from what was written, not from the first read
+    store.record_decisions([], {k: first.stats[k] for k in first.dirty}, first.base)
+    assert store.load_entity_stats([sender])[sender].count == 9
+
+
+def test_the_queue_a_hub_can_carry_is_a_setting(tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARCELGUARD_BURST_HOURS", "2")
+    settings = Settings(data_dir=tmp_path / "data")
+    scorer = Scorer(settings, store, ModelSource.fixed(None))
+    scorer.policy.set_hub_capacities({"HAK-MEILAN": 30})
+    assert scorer.policy.budget("HAK-MEILAN").burst() == 60  # two hours of 30 an hour
