@@ -119,6 +119,20 @@ def _bulk_write(conn: Connection, table: Table, columns: Sequence[str], rows: li
     return int(result.rowcount)
 
 
+def _read_stats(conn: Connection, keys: Iterable[str]) -> dict[str, EntityStat]:
+    """Entity stats by key, read through the driver: the scorer reads them for every batch, and an
+    expanding IN through SQLAlchemy cost more in Python than the lookups themselves."""
+    wanted = list(set(keys))
+    found: dict[str, EntityStat] = {}
+    mark = _PLACEHOLDERS[conn.dialect.paramstyle]
+    for start in range(0, len(wanted), 500):
+        chunk = tuple(wanted[start : start + 500])
+        sql = f'SELECT {_STAT_SELECT} FROM entity_stats WHERE "key" IN ({", ".join([mark] * len(chunk))})'
+        for key, *values in conn.exec_driver_sql(sql, chunk):
+            found[key] = EntityStat(*values)
+    return found
+
+
 def _processed(row: tuple[Any, ...], processors: list[tuple[int, Any]]) -> tuple[Any, ...]:
     values = list(row)
     for i, process in processors:
@@ -142,18 +156,8 @@ class Store:
 
     # --- entity history -------------------------------------------------------------------------
     def load_entity_stats(self, keys: Iterable[str]) -> dict[str, EntityStat]:
-        wanted = list(set(keys))
-        found: dict[str, EntityStat] = {}
         with self.engine.connect() as conn:
-            mark = _PLACEHOLDERS[conn.dialect.paramstyle]
-            for start in range(0, len(wanted), 500):
-                chunk = tuple(wanted[start : start + 500])
-                # A driver-level read: the scorer runs this for every batch, and an expanding IN through
-                # SQLAlchemy cost more in Python than the lookups themselves.
-                sql = f'SELECT {_STAT_SELECT} FROM entity_stats WHERE "key" IN ({", ".join([mark] * len(chunk))})'
-                for key, *values in conn.exec_driver_sql(sql, chunk):
-                    found[key] = EntityStat(*values)
-        return found
+            return _read_stats(conn, keys)
 
     def _upsert_stats(self, conn: Connection, stats: dict[str, EntityStat], columns: Sequence[str]) -> None:
         """Insert or update entity rows; only ``columns`` of an existing row are overwritten (a bootstrap
@@ -418,13 +422,8 @@ class Store:
         if stored is None or not isinstance(stored.manifest, dict):
             return  # an outcome for a parcel this service never decided: no entities to credit
         keys = FeatureBuilder.keys_from_redacted(stored.manifest)
-        found: dict[str, EntityStat] = {}
-        for row in conn.execute(select(entity_stats).where(entity_stats.c.key.in_(keys.all()))):
-            m = row._mapping
-            found[m["key"]] = EntityStat(m["count"], m["first_seen"], m["last_seen"], m["burst"], m["partners"],
-                                         m["screened"], m["seized"])
         at = (as_utc(stored.accepted_at) or stored.accepted_at).timestamp()
-        state = HistoryState(stats=found)
+        state = HistoryState(stats=_read_stats(conn, keys.all()))
         state.record_outcome(keys, screened, seized, at)
         self._upsert_stats(conn, {k: state.stats[k] for k in state.dirty}, _FOUND)
 
