@@ -156,7 +156,7 @@ class Scorer:
         self.features = FeatureBuilder(self.hasher)
         self.watchlist = Watchlist(self.hasher, settings.watchlist_path)
         self.rules = Rules(self.watchlist, settings.prohibited_terms)
-        self.policy_config = PolicyConfig.build(
+        policy_config = PolicyConfig.build(
             settings.priority_origins,
             settings.destinations,
             capacity_share=settings.capacity_share,
@@ -164,7 +164,7 @@ class Scorer:
             exploration_share=settings.exploration_share,
             burst_hours=settings.burst_hours,
         )
-        self.policy = DecisionPolicy(self.policy_config, self._reference_scores())
+        self.policy = DecisionPolicy(policy_config, self._reference_scores())
         self.history = HistoryState()
         self._capacities_read = -CAPACITY_CHECK_S
 
@@ -192,7 +192,6 @@ class Scorer:
                         extra={"error": f"{type(exc).__name__}: {exc}"})
             return
         if self.policy.set_hub_capacities({**self.settings.hub_capacity_per_hour, **overrides}):
-            self.policy_config = self.policy.config
             log.info("hub capacities in force", extra={"per_hour": self.policy.config.hub_capacity_per_hour})
 
     @property
@@ -240,7 +239,7 @@ class Scorer:
         """Decide a batch in the order given (event order), with the one model in service now."""
         model = self.models.current
         shadow = self.models.shadow
-        config = self.policy_config
+        config = self.policy.config
         pending: list[_Pending] = []
         for i, (manifest, raw) in enumerate(batch):
             features = self.features.build(manifest, history, entity_keys[i] if entity_keys else None)
