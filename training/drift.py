@@ -56,8 +56,23 @@ ENTITY_BINS = ("unknown", "first seen", "known")
 _HUB_COLUMN = len(NUMERIC_FEATURES) + CATEGORICAL_FEATURES.index("hub_id")
 
 
+class _Judged:
+    """A distance judged against its threshold (the drift dataclasses below share this)."""
+
+    value: float
+    threshold: float
+
+    @property
+    def severity(self) -> float:
+        """The distance over its threshold (1.0 = on it), comparable across methods."""
+        return self.value / self.threshold if math.isfinite(self.value) else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "severity": self.severity}  # type: ignore[call-overload]
+
+
 @dataclass
-class FeatureDrift:
+class FeatureDrift(_Judged):
     """One feature's drift in one window: the distance that judged it, its test, and the verdict."""
 
     feature: str
@@ -72,17 +87,9 @@ class FeatureDrift:
     rows: int
     note: str = ""
 
-    @property
-    def severity(self) -> float:
-        """The distance over its threshold (1.0 = on it), comparable across methods."""
-        return self.value / self.threshold if math.isfinite(self.value) else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "severity": self.severity}
-
 
 @dataclass
-class ScoreDrift:
+class ScoreDrift(_Judged):
     method: str
     value: float
     threshold: float
@@ -92,13 +99,6 @@ class ScoreDrift:
     rows: int
     wasserstein: float = math.nan
     note: str = ""
-
-    @property
-    def severity(self) -> float:
-        return self.value / self.threshold if math.isfinite(self.value) else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "severity": self.severity}
 
 
 def _numeric_matrix(rows: Sequence[FeatureRow]) -> np.ndarray:
