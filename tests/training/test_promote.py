@@ -12,28 +12,17 @@ import numpy as np
 import pytest
 
 from models import registry
-from models.features import FeatureBuilder
-from models.pii import Hasher
 from models.risk_model import RiskModel, sigmoid
-from scoring.policy import PolicyConfig
 from tests.conftest import make_settings
 from training import pipeline
-from training.dataset import TrainingSet, replay_history
-from training.generate import WorldFiles
+from training.dataset import TrainingSet
 from training.promote import judge
 from training.train import fit
 
 
 @pytest.fixture(scope="module")
-def data(world: WorldFiles) -> TrainingSet:
-    policy = PolicyConfig.build(["Yunnan", "Guangdong", "Guangxi", "Sichuan", "Guizhou"], ["Hainan"])
-    found, _ = replay_history(world.manifests, world.outcomes, FeatureBuilder(Hasher("test-hash-key")), policy)
-    return found
-
-
-@pytest.fixture(scope="module")
-def good(data: TrainingSet) -> tuple[RiskModel, TrainingSet]:
-    model, test = fit(data, name="parcelguard-risk")
+def good(history: TrainingSet) -> tuple[RiskModel, TrainingSet]:
+    model, test = fit(history, name="parcelguard-risk")
     model.version = "good"
     return model, test
 
@@ -86,18 +75,18 @@ def test_failed_behaviour_checks_block_promotion(good: tuple[RiskModel, Training
     assert not found.promoted and not found.checks_passed and "calibration off" in found.reason
 
 
-def test_registry_aliases_follow_the_promotion_decisions(data: TrainingSet, tmp_path: Path) -> None:
+def test_registry_aliases_follow_the_promotion_decisions(history: TrainingSet, tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "data")
     name = settings.model_name
-    assert pipeline.run_training(settings, data, "bootstrap").comparison.promoted
+    assert pipeline.run_training(settings, history, "bootstrap").comparison.promoted
     strict = settings.model_copy(update={"promotion_margin": 1.0})  # nothing can beat the champion by 100%
-    second = pipeline.run_training(strict, data, "retrain")
+    second = pipeline.run_training(strict, history, "retrain")
     assert not second.comparison.promoted
     assert registry.alias_version(name, "champion") == "1" and registry.alias_version(name, "challenger") == "2"
     logged = mlflow.artifacts.load_dict(f"runs:/{second.train.run_id}/promotion.json")
     assert logged["champion_version"] == "1" and logged["promoted"] is False and logged["margin"] == 1.0
     lenient = settings.model_copy(update={"promotion_margin": -1.0})
-    assert pipeline.run_training(lenient, data, "retrain").comparison.promoted
+    assert pipeline.run_training(lenient, history, "retrain").comparison.promoted
     assert registry.alias_version(name, "champion") == "3"
     assert registry.alias_version(name, "challenger") is None  # no stale shadow left behind
 

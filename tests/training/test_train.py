@@ -11,23 +11,13 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from models import registry
-from models.features import FEATURE_NAMES, FeatureBuilder
-from models.pii import Hasher
+from models.features import FEATURE_NAMES
 from models.risk_model import RiskModel
 from parcelguard.config import Settings
-from scoring.policy import PolicyConfig
 from tests.conftest import make_settings
 from training import evaluate, pipeline
-from training.dataset import TrainingSet, replay_history
-from training.generate import WorldFiles
+from training.dataset import TrainingSet
 from training.train import TrainConfig, fit, split
-
-
-@pytest.fixture(scope="module")
-def history(world: WorldFiles) -> TrainingSet:
-    policy = PolicyConfig.build(["Yunnan", "Guangdong", "Guangxi", "Sichuan", "Guizhou"], ["Hainan"])
-    data, _ = replay_history(world.manifests, world.outcomes, FeatureBuilder(Hasher("test-hash-key")), policy)
-    return data
 
 
 @pytest.fixture(scope="module")
