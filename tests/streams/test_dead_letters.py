@@ -12,6 +12,7 @@ from kafka import KafkaProducer
 from scoring.store import Store
 from streams import clients, topics
 from streams.broker import EmbeddedBroker
+from streams.produce import publish
 from tests.factories import manifest
 from tests.kafka_helpers import read_topic
 from tests.streams.conftest import RunScorer
@@ -103,3 +104,33 @@ def test_a_store_outage_pauses_and_retries_without_loss_or_double_decisions(
         stored = file_store.decision(parcel_id)
         assert stored is not None
         assert all(c["action"] == stored["action"] and c["why"] == stored["why"] for c in copies)
+
+
+def test_a_refused_or_failed_commit_neither_stops_the_scorer_nor_loses_a_manifest(
+    broker: EmbeddedBroker, run_scorer: RunScorer, file_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit of a batch follows the next batch's poll, which may be mid-rebalance (the commit is
+    refused: the partitions' next owner replays) or may meet a broker that is away (retried)."""
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaConnectionError, RebalanceInProgressError
+
+    clients.ensure_topics(broker.bootstrap, partitions=2)
+    real_commit = KafkaConsumer.commit
+    failures = [RebalanceInProgressError("rebalancing"), KafkaConnectionError("broker away")]
+
+    def failing_commit(self: KafkaConsumer, *args: object, **kwargs: object) -> object:
+        if failures:
+            raise failures.pop(0)
+        return real_commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(KafkaConsumer, "commit", failing_commit)
+    items = manifests(400, prefix="CMT")
+    with run_scorer(broker.bootstrap, poll_records=50) as stream:
+        publish(broker.bootstrap, items)
+        published = read_topic(broker.bootstrap, topics.DECISIONS, len(items), timeout_s=90)
+        wait_until(lambda: file_store.count_decisions() >= len(items), 30, "every manifest decided")
+
+    assert not failures
+    assert stream.counters.dropped_after_rebalance > 0 and stream.counters.retries >= 1
+    assert set(decisions_by_parcel(published)) == {m["parcel_id"] for m in items}
+    assert file_store.count_decisions() == len(items)

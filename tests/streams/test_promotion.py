@@ -32,11 +32,23 @@ def test_promotion_mid_stream_switches_versions_cleanly(
     clients.ensure_topics(broker.bootstrap, partitions=3)
     items = manifests(TOTAL, prefix="M")
     models = ModelSource(settings.model_name, check_every_s=0.2)
+    swapped = threading.Event()
+
+    def hold_second_half(i: int) -> None:
+        # Loading a model can take seconds on a busy machine: the feed waits for it halfway, so the second
+        # half is always decided after the swap, however long the load took.
+        if i == TOTAL // 2:
+            swapped.wait(60)
+
     with run_scorer(broker.bootstrap, models=models) as stream:
-        feed = threading.Thread(target=publish, args=(broker.bootstrap, items), kwargs={"rate": 800.0})
+        feed = threading.Thread(target=publish, args=(broker.bootstrap, items),
+                                kwargs={"rate": 800.0, "on_send": hold_second_half})
         feed.start()
         wait_until(lambda: file_store.count_decisions() >= TOTAL // 3, 60, "decisions by version 1")
         registry.set_alias(settings.model_name, "champion", "2")
+        current = stream.scorer.models
+        wait_until(lambda: current.current is not None and current.current.version == "2", 60, "version 2 in service")
+        swapped.set()
         feed.join(60)
         wait_until(lambda: file_store.count_decisions() >= TOTAL, 60, "every manifest decided")
         published = read_topic(broker.bootstrap, topics.DECISIONS, TOTAL)
