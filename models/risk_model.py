@@ -142,7 +142,7 @@ class RiskModel:
         names = self.schema.names
         explained: list[list[Reason]] = []
         for row, contrib in zip(rows, contributions, strict=True):
-            values = dict(zip(names, row, strict=True))
+            values = dict(zip(FEATURE_NAMES, row, strict=True))  # rows are in today's layout, whatever the model reads
             order = np.argsort(-contrib[:-1])[:top_k]
             explained.append(
                 [

@@ -19,19 +19,31 @@ from datetime import UTC, datetime
 from typing import Any
 
 from models import registry
-from models.features import FeatureBuilder, FeatureRow
+from models.features import FEATURE_NAMES, FeatureBuilder, FeatureRow
 from models.history import EntityKeys, EntityStat, HistoryState
 from models.manifest import Decision, Manifest, Reason
 from models.pii import Hasher
 from models.risk_model import RiskModel
 from parcelguard.config import Settings
 from scoring.explanations import policy_reasons
-from scoring.policy import DecisionPolicy, PolicyConfig
+from scoring.policy import DecisionPolicy, PolicyConfig, novelty
 from scoring.rules import Rules, Watchlist, party_hashes
 from scoring.store import DecisionRecord, Store
 
 log = logging.getLogger(__name__)
 CAPACITY_CHECK_S = 5.0
+# What screening has seen of a parcel's parties: its sender's and its recipient's earlier screenings.
+_KNOWN = (FEATURE_NAMES.index("sender_screened"), FEATURE_NAMES.index("recipient_screened"))
+
+
+def labels_known(row: FeatureRow) -> float:
+    """Earlier screenings of the parcel's sender and recipient, from its feature row (NaN counts as none)."""
+    total = 0.0
+    for i in _KNOWN:
+        value = row[i]
+        if isinstance(value, float) and value > 0:
+            total += value
+    return total
 
 
 class ModelSource:
@@ -301,7 +313,8 @@ class Scorer:
             shadow_score = next(shadow_scores, None) if p.in_scope else None
             if p.in_scope:
                 choice = self.policy.choose(p.manifest.parcel_id, p.manifest.hub_id, p.manifest.accepted_at.timestamp(),
-                                            score, p.rule_text is not None, model is not None)
+                                            score, p.rule_text is not None, model is not None,
+                                            novelty(labels_known(p.features)))
                 action, why, propensity = choice.action, choice.why, choice.propensity
             else:
                 action, why, propensity = "RELEASE", "out_of_scope", 0.0

@@ -11,7 +11,10 @@ flagged, even past capacity; the model and exploration stop when the bucket is e
 
 Exploration spends ``exploration_share`` of the budget on parcels the model did not take, with a
 probability that rises with the parcel's score rank (a floor keeps every parcel possible), so it
-lands where a new pattern half-resembles known risk rather than on the clearly benign bulk.
+lands where a new pattern half-resembles known risk rather than on the clearly benign bulk, and that
+is multiplied by the parcel's novelty: up to 1 + ``NOVELTY_GAIN`` when no screening has yet seen its
+sender or recipient (explore where the labels know least). The weight is divided by its running mean
+over the hub's recent parcels, so exploration keeps its share of the budget however novelty is spread.
 
 Time here is event time (the manifest's ``accepted_at``), so a replayed month or a simulation behaves
 like the live stream did. Every decision records the probability with which the parcel was chosen
@@ -36,6 +39,8 @@ PROFILE_EWMA = 0.3  # how fast a hub's usual volume per hour of day follows chan
 RULE_RATE_EWMA = 0.02  # per parcel: the rule-hit rate's memory is a few hundred parcels
 EXPLORE_POWER = 8.0  # exploration weight grows as rank**power (most of it just below the threshold) ...
 EXPLORE_FLOOR = 0.25  # ... on top of this share spread evenly, so every parcel can be explored
+NOVELTY_GAIN = 4.0  # extra exploration weight of a parcel whose parties no screening has yet seen
+EXPLORE_MEAN_EWMA = 0.001  # per parcel: the running mean weight the draw is normalised by (~1,000 parcels)
 HOUR_S = 3600.0
 UTC8_S = 8 * 3600  # hubs run on China time: the hour-of-day profile follows it
 
@@ -145,6 +150,9 @@ class HubBudget:
         self.profile: dict[int, float] = {}  # usual in-scope volume per hour of day (0-23)
         self.usual_hour: float | None = None  # the profile's mean, kept as hours close
         self.rule_rate = 0.0
+        # Running mean of the exploration weight over the parcels the model did not take: dividing by it
+        # keeps exploration at its share of the budget however novelty is spread across the traffic.
+        self.explore_mean = 1.0
         self.history: list[tuple[int, int, int]] = []  # (hour, in-scope parcels, flagged), for reports and tests
 
     # --- the clock and the bucket ---------------------------------------------------------------
@@ -244,6 +252,13 @@ def explore_weight(rank: float) -> float:
     return EXPLORE_FLOOR + (1 - EXPLORE_FLOOR) * (EXPLORE_POWER + 1) * rank**EXPLORE_POWER
 
 
+def novelty(labels_known: float) -> float:
+    """How little screening knows of a parcel's parties: 1 + ``NOVELTY_GAIN`` when none of their parcels
+    was ever screened, falling towards 1 as outcomes accumulate (``labels_known``: their screenings)."""
+    known = labels_known if labels_known > 0 else 0.0  # NaN (no party to ask about) counts as unknown
+    return 1.0 + NOVELTY_GAIN / (1.0 + known)
+
+
 class DecisionPolicy:
     """Chooses SCREEN or RELEASE for in-scope parcels, one hub budget per hub."""
 
@@ -287,9 +302,14 @@ class DecisionPolicy:
         return budget
 
     def choose(
-        self, parcel_id: str, hub_id: str, at: float, score: float | None, rule_hit: bool, model_ready: bool
+        self, parcel_id: str, hub_id: str, at: float, score: float | None, rule_hit: bool, model_ready: bool,
+        novelty_weight: float = 1.0,
     ) -> Choice:
-        """The decision for one in-scope parcel at event time ``at`` (epoch seconds)."""
+        """The decision for one in-scope parcel at event time ``at`` (epoch seconds).
+
+        ``novelty_weight`` (at least 1: ``novelty`` of what is known of the parcel's parties) scales its
+        exploration weight: explore where the labels know least.
+        """
         budget = self.budget(hub_id)
         budget.advance(at)
         budget.note_rule(rule_hit)
@@ -311,7 +331,9 @@ class DecisionPolicy:
         # Explore among the parcels the model did not take, so that model plus exploration flags `share`;
         # the probability leans towards the higher scores, and is exactly what is recorded.
         base = share * explore_share / max(1e-9, 1 - model_share)
-        explore = min(1.0, base * explore_weight(min(rank, 1.0 - model_share) / max(1e-9, 1.0 - model_share)))
+        weight = explore_weight(min(rank, 1.0 - model_share) / max(1e-9, 1.0 - model_share)) * novelty_weight
+        explore = min(1.0, base * weight / budget.explore_mean)
+        budget.explore_mean += EXPLORE_MEAN_EWMA * (weight - budget.explore_mean)  # after the draw's probability
         if explore > 0 and uniform(self.config.seed, parcel_id) < explore:
             budget.spend()
             return Choice("SCREEN", "exploration", explore)

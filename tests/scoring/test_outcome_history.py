@@ -15,7 +15,8 @@ from models.history import OUTCOME_FEATURES, EntityStat, HistoryState
 from models.manifest import Manifest, Outcome
 from models.pii import Hasher
 from models.risk_model import FeatureSchema, RiskModel
-from scoring.engine import ModelSource, Scorer
+from scoring.engine import ModelSource, Scorer, labels_known
+from scoring.policy import NOVELTY_GAIN, novelty
 from scoring.store import Store
 from tests.conftest import make_settings
 from tests.factories import manifest
@@ -132,3 +133,27 @@ def test_history_state_counts_outcomes_and_merges_them_into_a_cache() -> None:
     cached = HistoryState(stats={k: EntityStat(count=4) for k in keys.all()})
     cached.merge_outcomes({k: EntityStat(screened=2, seized=1) for k in keys.all()})
     assert {(s.count, s.screened, s.seized) for s in cached.stats.values()} == {(4, 2, 1)}
+
+
+def test_exploration_leans_towards_parties_screening_has_never_seen(tmp_path: Path, store: Store) -> None:
+    model, _ = tiny_model()
+    settings = make_settings(tmp_path / "data", priority_origins=["Yunnan"], capacity_share=0.5)
+    scorer = Scorer(settings, store, ModelSource.fixed(model))
+    passed: dict[str, float] = {}
+    choose = scorer.policy.choose
+
+    def spy(parcel_id: str, *args: Any) -> Any:
+        passed[parcel_id] = args[-1]  # the novelty the scorer hands the policy
+        return choose(parcel_id, *args)
+
+    scorer.policy.choose = spy  # type: ignore[method-assign,assignment]
+    scorer.process([_parcel("N1", 0)])
+    store.record_outcome(Outcome(parcel_id="N1", screened_at=T0 + timedelta(hours=1), result="clear"), "screener")
+    scorer.process([_parcel("N2", 90)])
+    first, later = _features(store, "N1"), _features(store, "N2")
+    assert first["sender_screened"] == first["recipient_screened"] == 0
+    assert later["sender_screened"] == later["recipient_screened"] == 1
+    # Nobody had screened N1's parties: full novelty; N2's were screened once each, so less of it.
+    assert passed["N1"] == novelty(0.0) == 1.0 + NOVELTY_GAIN
+    assert passed["N2"] == novelty(2.0) < passed["N1"]
+    assert labels_known(store.decision("N2")["features"]) == 2.0  # type: ignore[index]

@@ -11,7 +11,8 @@ import pytest
 
 from models.manifest import Manifest
 from models.pii import Hasher
-from scoring.policy import Choice, DecisionPolicy, PolicyConfig, ScoreWindow, uniform
+from scoring import policy as policy_module
+from scoring.policy import Choice, DecisionPolicy, PolicyConfig, ScoreWindow, novelty, uniform
 from scoring.rules import Rules, Watchlist, WatchlistError, add_entries, remove_entries
 from tests.factories import manifest
 
@@ -163,6 +164,48 @@ def test_exploration_leans_towards_higher_scores_and_records_that_probability() 
         explored = sum(c.why == "exploration" for c in band)
         expected = sum(c.propensity for c in band)
         assert abs(explored - expected) < 4 * math.sqrt(expected) + 2, (explored, expected)
+
+
+def test_novel_parcels_are_explored_more_within_the_same_share_and_record_that_probability(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(policy_module, "NOVELTY_GAIN", 4.0)
+    config = PolicyConfig.build(["*"], ["*"], capacity_share=0.1, exploration_share=0.3)
+
+    def run(with_novelty: bool) -> tuple[list[tuple[str, Choice, bool]], int]:
+        policy = DecisionPolicy(config, [i / 1000 for i in range(1000)])
+        rng = random.Random(11)
+        seen, explored = [], 0
+        for i in range(30000):
+            score, unknown = rng.random(), rng.random() < 0.2  # a fifth of the parcels: parties never screened
+            weight = novelty(0.0 if unknown else 6.0) if with_novelty else 1.0
+            choice = policy.choose(f"n{i}", "HUB", T0 + i * 0.5, score, False, True, weight)
+            explored += choice.why == "exploration"
+            if not (choice.action == "SCREEN" and choice.why == "model") and 0.2 < score < 0.6:
+                seen.append((f"n{i}", choice, unknown))
+        return seen, explored
+
+    seen, explored = run(with_novelty=True)
+    _, explored_without = run(with_novelty=False)
+    mean = lambda cs: sum(c.propensity for c in cs) / len(cs)  # noqa: E731
+    unknown = [c for _, c, u in seen if u]
+    known = [c for _, c, u in seen if not u]
+    # The same score band: parties nobody has screened are drawn about (1 + 4) / (1 + 4/7) times as often.
+    assert 2.5 < mean(unknown) / mean(known) < 4.0
+    # ... yet exploration keeps its share of the budget: the weight is normalised by its running mean.
+    assert abs(explored - explored_without) < 0.1 * explored_without
+    # The recorded probability is the one the draw used, parcel by parcel, and predicts the explored count.
+    for pid, choice, _ in seen:
+        assert (uniform(config.seed, pid) < choice.propensity) == (choice.why == "exploration")
+    for band in (unknown, known):
+        drawn, expected = sum(c.why == "exploration" for c in band), sum(c.propensity for c in band)
+        assert abs(drawn - expected) < 4 * math.sqrt(expected) + 2, (drawn, expected)
+
+
+def test_novelty_falls_as_screenings_of_the_parties_accumulate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(policy_module, "NOVELTY_GAIN", 3.0)
+    assert novelty(0.0) == novelty(math.nan) == 4.0
+    assert novelty(0.0) > novelty(1.0) > novelty(10.0) > 1.0
 
 
 def test_capacity_is_shared_out_between_scorers() -> None:

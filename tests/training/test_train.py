@@ -17,7 +17,7 @@ from parcelguard.config import Settings
 from tests.conftest import make_settings
 from training import evaluate, pipeline
 from training.dataset import TrainingSet
-from training.train import TrainConfig, fit, split
+from training.train import UNUSED_FEATURES, TrainConfig, fit, split
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,23 @@ def test_the_model_ranks_far_better_than_chance(fitted: tuple[RiskModel, Trainin
     assert metrics["recall_at_capacity"] > 0.25  # random selection at 5% would catch about 5%
 
 
+def test_the_trees_leave_outlets_and_descriptions_out_yet_read_and_explain_full_rows(
+    fitted: tuple[RiskModel, TrainingSet],
+) -> None:
+    model, test = fitted
+    assert set(UNUSED_FEATURES) == {"outlet_id", "description"}
+    assert not set(UNUSED_FEATURES) & (set(model.schema.names) | set(model.schema.vocabularies))
+    assert model.booster.feature_name() == model.schema.names
+    assert [n for n in FEATURE_NAMES if n not in UNUSED_FEATURES] == model.schema.names
+    rows = test.rows[:200]
+    # Rows keep today's full layout: the unused columns make no difference to a score ...
+    blanked = [[None if FEATURE_NAMES[j] in UNUSED_FEATURES else v for j, v in enumerate(row)] for row in rows]
+    assert np.array_equal(model.score_rows(rows), model.score_rows(blanked))
+    # ... and explanations name only what the model read, phrased from the full row.
+    reasons = [r for found in model.explain(rows, top_k=3) for r in found]
+    assert reasons and all(r.feature in model.schema.names and r.text for r in reasons)
+
+
 def test_a_training_run_logs_everything_and_registers_a_signed_model(history: TrainingSet, tmp_path: Path) -> None:
     settings: Settings = make_settings(tmp_path / "data")
     job = pipeline.run_training(settings, history, "bootstrap")
@@ -74,7 +91,7 @@ def test_a_training_run_logs_everything_and_registers_a_signed_model(history: Tr
     assert "held-out" in card and str(len(history)) in card
 
     info = mlflow.models.get_model_info(f"models:/{settings.model_name}@champion")
-    assert info.signature is not None and info.signature.inputs.input_names() == FEATURE_NAMES
+    assert info.signature is not None and info.signature.inputs.input_names() == job.train.model.schema.names
     loaded = registry.load_alias(settings.model_name, "champion")
     assert loaded is not None and loaded.version == job.train.model.version
     sample = history.rows[:50]
