@@ -10,7 +10,6 @@ meanwhile, the stored one is returned: the store, not this process, says what wa
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import time
@@ -20,7 +19,7 @@ from typing import Any
 
 from models import registry
 from models.features import FEATURE_NAMES, FeatureBuilder, FeatureRow
-from models.history import EntityKeys, EntityStat, HistoryState
+from models.history import EntityKeys, HistoryState
 from models.manifest import Decision, Manifest, Reason
 from models.pii import Hasher
 from models.risk_model import RiskModel
@@ -140,19 +139,6 @@ class ModelSource:
 
 
 @dataclass(slots=True)
-class Prepared:
-    """A batch decided in memory and not yet stored (``Scorer.prepare``, then ``Scorer.record``)."""
-
-    ids: list[str]  # the batch's parcel ids, in input order
-    existing: dict[str, Decision]  # decided and stored before this batch
-    deferred: set[str]  # decided in the batch before, still being written: read back after it
-    records: list[DecisionRecord]  # the new decisions
-    stats: dict[str, EntityStat]  # entity stats as this batch left them (copies) ...
-    base: dict[str, tuple[int, int]]  # ... and (count, partners) as read: the write adds the difference
-    inserted: int | None = None  # decisions inserted, once the batch's transaction has committed
-
-
-@dataclass(slots=True)
 class _Pending:
     manifest: Manifest
     raw: dict[str, Any]
@@ -227,59 +213,30 @@ class Scorer:
 
     def process(self, batch: list[tuple[Manifest, dict[str, Any]]]) -> list[Decision]:
         """Decisions for a batch, in input order; existing ones are returned, never remade."""
-        return self.record(self.prepare(batch))
-
-    def prepare(self, batch: list[tuple[Manifest, dict[str, Any]]], after: Prepared | None = None) -> Prepared:
-        """Decide a batch in memory; ``record`` stores it. The two halves let the streaming scorer decide
-        one batch while the one before it (``after``) is still being stored and published.
-
-        Parcels of ``after`` count as decided (they are read back from the store once it is written),
-        and the entity stats ``after`` counted are taken from it rather than from the store, which
-        may or may not hold them yet: either way a parcel sees every earlier parcel of its sender.
-        """
         ids = [m.parcel_id for m, _ in batch]
-        deferred = set(after.ids) if after is not None else set()
-        existing = self.store.existing_decisions([i for i in ids if i not in deferred]) if self.store else {}
+        existing = self.store.existing_decisions(ids) if self.store is not None else {}
         fresh: list[tuple[Manifest, dict[str, Any]]] = []
-        seen: set[str] = set(existing) | deferred
+        seen: set[str] = set(existing)
         for manifest, raw in batch:
             if manifest.parcel_id not in seen:
                 seen.add(manifest.parcel_id)
                 fresh.append((manifest, raw))
         fresh.sort(key=lambda item: item[0].accepted_at)
         keys = [self.features.entity_keys(m) for m, _ in fresh]
-        history = self._history_for(keys, after.stats if after is not None else {})
+        history = self._history_for(keys)
         records = self.decide(fresh, history, keys)
-        # The counts are handed to ``record`` as copies and the state counts on from them at once, so a
-        # next batch can be decided while these are written (a failed write is retried with the same copies).
-        stats = {key: copy.copy(history.stats[key]) for key in history.dirty}
-        base = {key: history.base.get(key, (0, 0)) for key in history.dirty}
+        made = {r.decision.parcel_id: r.decision for r in records}
+        if self.persist and self.store is not None and records:
+            inserted = self.store.record_decisions(records, {k: history.stats[k] for k in history.dirty}, history.base)
+            if inserted != len(records):
+                # Another scorer (after a rebalance) stored some of these first: publish what is stored.
+                made.update(self.store.existing_decisions(list(made)))
+                log.info("some parcels were decided elsewhere first; using the stored decisions",
+                         extra={"records": len(records), "inserted": inserted})
         history.written()
-        return Prepared(ids, existing, deferred & set(ids), records, stats, base)
+        return [existing.get(pid) or made[pid] for pid in ids]
 
-    def record(self, prepared: Prepared) -> list[Decision]:
-        """Store a prepared batch in one transaction; the decisions to publish, in input order.
-
-        Safe to call again after a failure: the batch before must be stored first (checked before
-        anything is written), and a transaction that committed is never written a second time.
-        """
-        known = dict(prepared.existing)
-        if prepared.deferred and self.store is not None:
-            known.update(self.store.existing_decisions(sorted(prepared.deferred)))
-            if missing := sorted(prepared.deferred - known.keys()):
-                raise RuntimeError(f"{len(missing)} parcels of the batch before have no stored decision yet, "
-                                   f"e.g. {missing[0]}: that batch must be stored first")
-        made = {r.decision.parcel_id: r.decision for r in prepared.records}
-        if self.persist and self.store is not None and prepared.records and prepared.inserted is None:
-            prepared.inserted = self.store.record_decisions(prepared.records, prepared.stats, prepared.base)
-        if prepared.inserted is not None and prepared.inserted != len(prepared.records) and self.store is not None:
-            # Another scorer (after a rebalance) stored some of these first: publish what is stored.
-            made.update(self.store.existing_decisions(list(made)))
-            log.info("some parcels were decided elsewhere first; using the stored decisions",
-                     extra={"records": len(prepared.records), "inserted": prepared.inserted})
-        return [known.get(pid) or made[pid] for pid in prepared.ids]
-
-    def _history_for(self, entity_keys: list[EntityKeys], carried: dict[str, EntityStat]) -> HistoryState:
+    def _history_for(self, entity_keys: list[EntityKeys]) -> HistoryState:
         keys = {key for k in entity_keys for key in k.all()}
         if self.store is None:
             return self.history
@@ -287,8 +244,7 @@ class Scorer:
             missing = [k for k in keys if k not in self.history.stats]
             self.history.take(self.store.load_entity_stats(missing))
             return self.history
-        taken = {key: copy.copy(stat) for key in keys if (stat := carried.get(key)) is not None}
-        return HistoryState.loaded({**self.store.load_entity_stats(keys - taken.keys()), **taken})
+        return HistoryState.loaded(self.store.load_entity_stats(keys))
 
     def decide(self, batch: list[tuple[Manifest, dict[str, Any]]], history: HistoryState,
                entity_keys: list[EntityKeys] | None = None) -> list[DecisionRecord]:

@@ -1,15 +1,10 @@
-"""The streaming scorer: consume → validate → decide → store → publish → commit, in that order per batch.
+"""The streaming scorer: consume → validate → decide and store → publish → commit, in that order.
 
 Offsets are committed only after every decision of a batch is stored and acknowledged by the broker,
 so a crash anywhere replays the batch; the store returns the first decision for a replayed parcel,
 so a replay republishes it instead of deciding twice (at-least-once delivery, idempotent effects).
 A store or broker failure pauses consumption and retries the failed step of the same batch with
 backoff; a commit refused because the group rebalanced drops the batch, whose new owner replays it.
-
-Two batches overlap: while a writer thread stores and publishes batch N, this thread polls and
-decides batch N+1 (``Scorer.prepare`` knows N is in flight). N is committed before N+1 is handed
-to the writer, so commits stay in order and never run ahead of what is stored and published. The
-writer's wait on SQLite and on the broker's acknowledgements is time the decisions go on in.
 """
 
 from __future__ import annotations
@@ -21,7 +16,6 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -32,7 +26,7 @@ from kafka.structs import OffsetAndMetadata
 
 from models.manifest import Decision
 from parcelguard.errors import ParcelGuardError
-from scoring.engine import Prepared, Scorer
+from scoring.engine import Scorer
 from scoring.store import Store
 from streams import clients, topics
 from streams.validate import Rejected, parse_manifest
@@ -65,11 +59,9 @@ class _Batch:
     """One poll's records and how far they got; a retry resumes at the first step not done."""
 
     polled: Polled
-    prepared: Prepared | None = None
-    decisions: list[Decision] | None = None  # once stored
+    decisions: list[Decision] | None = None
     rejected: list[tuple[ConsumerRecord, Rejected]] = field(default_factory=list)
     published: bool = False
-    writing: Future[None] | None = None  # the writer thread's store-and-publish of this batch
 
 
 class StreamScorer:
@@ -103,8 +95,6 @@ class StreamScorer:
         self._last_heartbeat = 0.0
         self._last_progress = time.monotonic()
         self._assigned: frozenset[TopicPartition] = frozenset()
-        self._writer: ThreadPoolExecutor | None = None
-        self._in_flight: _Batch | None = None
 
     # Clients are created on first use, never in the constructor.
     @property
@@ -131,7 +121,6 @@ class StreamScorer:
     def run(self) -> None:
         self.scorer.refresh_model(force=True)
         self.scorer.models.start_background()  # registry look-ups never stall a batch
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-publish")
         try:
             while not self._stop.is_set():
                 clock = time.perf_counter()
@@ -139,19 +128,11 @@ class StreamScorer:
                 self._timed("poll", clock)
                 self._track_assignment()
                 if polled:
-                    batch = _Batch(polled)
-                    self._retrying(self._prepare, batch)
-                    self._finish_in_flight()
-                    self._in_flight = batch
-                    self._await_write(batch, wait=False)
-                else:
-                    self._finish_in_flight()  # idle: commit what is done rather than hold it
+                    self._handle_with_retry(_Batch(polled))
                 self.scorer.refresh_model()
                 self._heartbeat()
-            self._finish_in_flight()
         finally:
             self.scorer.models.stop_background()
-            self._writer.shutdown(wait=True)
             self.close()
 
     def _track_assignment(self) -> None:
@@ -175,85 +156,49 @@ class StreamScorer:
 
     def handle(self, polled: Polled) -> None:
         """Process one poll's records to the end (used by tests and tools that drive the loop themselves)."""
-        batch = _Batch(polled)
-        self._prepare(batch)
-        self._write(batch)
-        self._commit_and_count(batch)
+        self._step(_Batch(polled))
 
-    def _retrying(self, step: Callable[[_Batch], None], batch: _Batch) -> None:
-        """Run ``step`` until it succeeds, pausing consumption with backoff between tries."""
+    def _handle_with_retry(self, batch: _Batch) -> None:
         backoff = 0.5
         while True:
             try:
-                step(batch)
+                self._step(batch)
                 return
             except Exception as exc:
                 if self._stop.is_set():
                     raise
-                self._failed(exc, batch, backoff)
+                error = f"{type(exc).__name__}: {exc}"
+                self.counters.retries += 1
+                log.error("batch failed; pausing consumption and retrying",
+                          extra={"error": error, "backoff_s": backoff, "records": _count(batch.polled)})
+                self._heartbeat(force=True, error=error)
+                self._pause_for(backoff)
                 backoff = min(MAX_BACKOFF_S, backoff * 2)
 
-    def _failed(self, exc: Exception, batch: _Batch, backoff: float) -> None:
-        error = f"{type(exc).__name__}: {exc}"
-        self.counters.retries += 1
-        log.error("batch failed; pausing consumption and retrying",
-                  extra={"error": error, "backoff_s": backoff, "records": _count(batch.polled)})
-        self._heartbeat(force=True, error=error)
-        self._pause_for(backoff)
-
-    def _finish_in_flight(self) -> None:
-        """Wait for the batch the writer holds (retrying it while it fails), then commit it."""
-        batch = self._in_flight
-        if batch is None:
-            return
-        clock = time.perf_counter()
-        self._retrying(self._await_write, batch)
-        self._in_flight = None
-        self._timed("wait_writer", clock)
-        self._retrying(self._commit_and_count, batch)  # a broker that is down pauses here, as a failed write does
-
-    def _await_write(self, batch: _Batch, wait: bool = True) -> None:
-        """Hand the batch to the writer thread (again, if its last try failed); with ``wait``, until it is done."""
-        if batch.writing is None:
-            assert self._writer is not None
-            batch.writing = self._writer.submit(self._write, batch)
-        if wait:
-            try:
-                batch.writing.result()
-            except Exception:
-                batch.writing = None  # the next try resubmits; _write resumes at the first step not done
-                raise
-
-    def _prepare(self, batch: _Batch) -> None:
-        """Validate, then decide in memory (parcels already decided come back unchanged)."""
-        clock = time.perf_counter()
-        valid = []
-        batch.rejected = []
-        for record in (r for records in batch.polled.values() for r in records):
-            parsed = parse_manifest(record.value, self.max_manifest_bytes)
-            if isinstance(parsed, Rejected):
-                batch.rejected.append((record, parsed))
-            else:
-                valid.append(parsed)
-        clock = self._timed("validate", clock)
-        after = self._in_flight.prepared if self._in_flight is not None else None
-        batch.prepared = self.scorer.prepare(valid, after)
-        self._timed("decide", clock)
-
-    def _write(self, batch: _Batch) -> None:
-        """Store, then publish decisions and dead letters; a retry resumes at the first step not done."""
-        assert batch.prepared is not None
+    def _step(self, batch: _Batch) -> None:
+        """One batch, in the order that makes a crash or a failure at any line safe."""
+        # 1. Validate, then decide and store (idempotent: parcels already decided come back unchanged).
         clock = time.perf_counter()
         if batch.decisions is None:
-            batch.decisions = self.scorer.record(batch.prepared)
-            clock = self._timed("store", clock)
+            valid = []
+            batch.rejected = []
+            for record in (r for records in batch.polled.values() for r in records):
+                parsed = parse_manifest(record.value, self.max_manifest_bytes)
+                if isinstance(parsed, Rejected):
+                    batch.rejected.append((record, parsed))
+                else:
+                    valid.append(parsed)
+            clock = self._timed("validate", clock)
+            batch.decisions = self.scorer.process(valid) if valid else []
+            clock = self._timed("decide_store", clock)
+
+        # 2. Publish decisions and dead letters, and wait until the broker has acknowledged every one.
         if not batch.published:
             self._publish(batch.decisions, batch.rejected)
             batch.published = True
-            self._timed("publish", clock)
+            clock = self._timed("publish", clock)
 
-    def _commit_and_count(self, batch: _Batch) -> None:
-        clock = time.perf_counter()
+        # 3. Commit the next offset of every partition in the batch.
         committed = self._commit(batch.polled)
         self._timed("commit", clock)
         if committed:
@@ -313,9 +258,9 @@ class StreamScorer:
             self.consumer.commit(offsets)
             return True
         except (CommitFailedError, IllegalStateError, RebalanceInProgressError) as exc:
-            # The group rebalanced (or is rebalancing: a commit that follows the next batch's poll can
-            # land in the middle of one): the partitions' new owner replays from the last commit and gets the
-            # stored decisions back, so dropping this commit loses nothing and decides nothing twice.
+            # The group rebalanced (or is rebalancing: the commit raced a member joining or leaving): the
+            # partitions' new owner replays from the last commit and gets the stored decisions back, so
+            # dropping this commit loses nothing and decides nothing twice.
             self.counters.dropped_after_rebalance += _count(polled)
             log.warning("commit refused after a rebalance; the new owner replays the batch",
                         extra={"error": f"{type(exc).__name__}: {exc}", "records": _count(polled)})

@@ -109,8 +109,8 @@ def test_a_store_outage_pauses_and_retries_without_loss_or_double_decisions(
 def test_a_refused_or_failed_commit_neither_stops_the_scorer_nor_loses_a_manifest(
     broker: EmbeddedBroker, run_scorer: RunScorer, file_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The commit of a batch follows the next batch's poll, which may be mid-rebalance (the commit is
-    refused: the partitions' next owner replays) or may meet a broker that is away (retried)."""
+    """A commit can race a member joining or leaving the group (it is refused: the partitions' next owner
+    replays) or meet a broker that is away (it is retried); neither may end the scorer."""
     from kafka import KafkaConsumer
     from kafka.errors import KafkaConnectionError, RebalanceInProgressError
 
