@@ -421,6 +421,11 @@ def bench(
     table.add_column("value", justify="right")
     table.add_column("target", justify="right")
     table.add_row("bare kafka-python consumer, msgs/s", f"{result.bare_consumer_msgs_per_s:,.0f}", "")
+    bare = max(1e-9, result.bare_consumer_msgs_per_s)
+    table.add_row("relay: consume, publish, commit (no scoring), msgs/s; ratio",
+                  f"{result.relay_msgs_per_s:,.0f}; {result.relay_msgs_per_s / bare:.2f}", "")
+    table.add_row("relay that also validates each manifest, msgs/s; ratio",
+                  f"{result.validate_relay_msgs_per_s:,.0f}; {result.validate_relay_msgs_per_s / bare:.2f}", "")
     table.add_row("one scorer process, manifests/s", f"{result.scorer_msgs_per_s:,.0f}", "")
     table.add_row("ratio to bare consumer", f"{result.ratio_to_bare_consumer:.3f}", "≥ 0.5")
     table.add_row(f"latency at {result.half_load_rate:,.0f}/s: p50 / p95 / p99 ms",

@@ -5,7 +5,11 @@ registry in a temporary folder, a champion bootstrapped from a small generated h
 generated as the days after that history. Measured in the same run (ratios are what compare across
 runs on a shared machine):
 
-1. a bare kafka-python consumer (same client settings, a sync commit per poll) drains the topic;
+1. a bare kafka-python consumer (same client settings, a sync commit per poll) drains the topic, and
+   so do two relays that do only part of a scorer's work: one publishes a small record per manifest
+   and waits for the broker's acknowledgements before each commit, the other also validates each
+   manifest against the contract (``parse_manifest``). They are the ceiling on the ratio to the bare
+   consumer that any scorer built on these clients can reach on this machine;
 2. one ``parcelguard score`` process drains the same records: sustained manifests/s (5%→95% decided),
    every decision stored, published and every SCREEN explained, and its peak RSS;
 3. at half that rate, latency from the hub's send to the published decision (p50/p95/p99);
@@ -35,6 +39,7 @@ from parcelguard.config import Settings
 from streams import clients, topics
 from streams.broker import EmbeddedBroker
 from streams.produce import publish
+from streams.validate import Rejected, parse_manifest
 
 GROUP_PARTITIONS = 6
 
@@ -43,6 +48,8 @@ GROUP_PARTITIONS = 6
 class BenchResult:
     manifests: int
     bare_consumer_msgs_per_s: float = 0.0
+    relay_msgs_per_s: float = 0.0  # consume, publish one record each, acknowledged, commit: no scoring
+    validate_relay_msgs_per_s: float = 0.0  # the same, validating each manifest as the scorer does
     scorer_msgs_per_s: float = 0.0
     ratio_to_bare_consumer: float = 0.0
     half_load_rate: float = 0.0
@@ -113,9 +120,17 @@ def _bootstrap(settings: Settings, history_days: int, per_day: int, say: Callabl
     store.engine.dispose()
 
 
-def bare_consumer_rate(bootstrap: str, expected: int) -> float:
-    """How fast kafka-python alone drains the topic: poll, then a sync commit per poll, as the scorer does."""
+RELAY_TOPIC = "parcel.bench.relay"
+
+
+def bare_consumer_rate(bootstrap: str, expected: int, relay: bool = False, validate: bool = False) -> float:
+    """How fast kafka-python alone drains the topic: poll, then a sync commit per poll, as the scorer does.
+
+    With ``relay``, each record is also answered by a small record on ``RELAY_TOPIC`` and the broker's
+    acknowledgements are awaited before the commit; with ``validate``, each manifest is validated first.
+    """
     consumer = clients.consumer(bootstrap, f"bare-{uuid.uuid4().hex[:6]}", topics.MANIFESTS)
+    producer = clients.producer(bootstrap) if relay else None
     seen, started = 0, 0.0
     deadline = time.monotonic() + 300
     try:
@@ -123,12 +138,22 @@ def bare_consumer_rate(bootstrap: str, expected: int) -> float:
             polled = consumer.poll(timeout_ms=500, max_records=1000)
             if polled and not started:
                 started = time.monotonic()
-            seen += sum(len(records) for records in polled.values())
+            for records in polled.values():
+                seen += len(records)
+                if producer is not None:
+                    for record in records:
+                        if validate and isinstance(parse_manifest(record.value, 1 << 20), Rejected):
+                            raise ValueError(f"the bench produced an invalid manifest at offset {record.offset}")
+                        producer.send(RELAY_TOPIC, key=record.key, value=b'{"action":"RELEASE"}')
             if polled:
+                if producer is not None:
+                    producer.flush()
                 consumer.commit()
         elapsed = time.monotonic() - started
     finally:
         consumer.close(autocommit=False)
+        if producer is not None:
+            producer.close()
     return seen / elapsed if started and elapsed > 0 else 0.0
 
 
@@ -224,6 +249,10 @@ def benchmark(total: int = 60_000, history_days: int = 8, per_day: int = 3000, l
             publish(broker.bootstrap, main)
             say("bare kafka-python consumer draining the topic")
             result.bare_consumer_msgs_per_s = bare_consumer_rate(broker.bootstrap, total)
+            say("relays draining the same records: publish and commit only, then validating as well")
+            clients.ensure_topics(broker.bootstrap, 3, [RELAY_TOPIC])
+            result.relay_msgs_per_s = bare_consumer_rate(broker.bootstrap, total, relay=True)
+            result.validate_relay_msgs_per_s = bare_consumer_rate(broker.bootstrap, total, relay=True, validate=True)
 
             say("one scorer process draining the same records")
             scorer = _ScorerProcess(settings, broker.bootstrap, "bench", logs / "scorer.log")
