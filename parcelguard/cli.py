@@ -149,7 +149,9 @@ def simulate(
     new_pattern_day: Annotated[int | None, typer.Option(help="simulated day a new ring appears; -1 for none")] = 15,
     retrain_every: Annotated[int, typer.Option(help="days between retrainings")] = 3,
     late_labels: Annotated[float, typer.Option(help="share of released contraband found later")] = 0.0,
-    seed: int = 7,
+    seed: Annotated[list[int] | None, typer.Option(
+        help="world seed (default 7); repeat it to run several worlds and compare the arms across them")] = None,
+    jobs: Annotated[int, typer.Option(help="with several seeds: how many run at once, one process each")] = 1,
     manifests: Annotated[Path | None, typer.Option(help="replay a recorded world: manifest JSONL")] = None,
     truth: Annotated[Path | None, typer.Option(help="its ground truth JSONL (parcel_id, label, p)")] = None,
     out: Annotated[Path, typer.Option(help="folder for simulation.json, .png and .md")] = Path("data/simulation"),
@@ -158,18 +160,33 @@ def simulate(
     """Closed loop over N days: the real scorer under capacity, outcomes, retraining, a new pattern;
     compared with exploration off, rules only, random and screening every priority-origin parcel."""
     from training import simulate as sim
-    from training import simulation_report
+    from training import simulation_report, simulation_seeds
 
     settings = get_settings()
+    seeds = list(dict.fromkeys(seed or [7]))
     if (manifests is None) != (truth is None):
         raise typer.BadParameter("--manifests and --truth go together")
+    if manifests is not None and len(seeds) > 1:
+        raise typer.BadParameter("a recorded world is one world: give --seed once, or not at all")
+    if jobs < 1:
+        raise typer.BadParameter("--jobs must be at least 1")
     config = sim.SimConfig(
         days=days, parcels_per_day=per_day, history_days=history_days, capacity_share=capacity,
         exploration_share=settings.exploration_share if exploration is None else exploration,
         new_pattern_day=None if new_pattern_day is None or new_pattern_day < 0 else new_pattern_day,
-        retrain_every=retrain_every, seed=seed, late_label_share=late_labels,
+        retrain_every=retrain_every, seed=seeds[0], late_label_share=late_labels,
         promotion_margin=settings.promotion_margin,
     )
+    if len(seeds) > 1:
+        with _progress() as progress:
+            task = progress.add_task(f"{len(seeds)} worlds, {jobs} at a time", total=len(seeds))
+            summaries = simulation_seeds.run_seeds(settings, config, seeds, out, jobs, keep_logs,
+                                                   done=lambda _: progress.advance(task))
+        combined = simulation_seeds.combine(summaries)
+        paths = simulation_seeds.write(combined, out)
+        Console().print(simulation_seeds.rich_table(combined))
+        console.print(f"json: {paths['json']}\nmarkdown: {paths['markdown']}\neach world: {out}/seed-N/")
+        return
     world = sim.recorded_days(manifests, truth) if manifests and truth else None
     with _progress() as progress:
         task = progress.add_task("bootstrap model", total=days)
