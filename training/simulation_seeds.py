@@ -105,6 +105,10 @@ def _cell(value: Any, digits: int = 3) -> str:
     return "–" if value is None or not math.isfinite(float(value)) else f"{float(value):.{digits}f}"
 
 
+def _days(value: Any) -> str:
+    return "never" if value is None else _cell(value, 0)
+
+
 def rows(combined: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """The comparison as plain strings: one row per arm and figure, a column per seed, then mean and range."""
     seeds = combined["seeds"]
@@ -114,8 +118,11 @@ def rows(combined: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         if arm == "all_priority":
             continue
         for key, spread in figures.items():
-            body.append([simulation_report.LABELS.get(arm, arm), key, *[_cell(v) for v in spread["values"]],
-                         _cell(spread["mean"]), f"{_cell(spread['min'])}–{_cell(spread['max'])}"])
+            digits = 0 if key == "days_to_recover" else 3
+            low, high = _cell(spread["min"], digits), _cell(spread["max"], digits)
+            cells = [_days(v) if digits == 0 else _cell(v) for v in spread["values"]]
+            body.append([simulation_report.LABELS.get(arm, arm), key, *cells,
+                         _cell(spread["mean"], 1 if digits == 0 else 3), "–" if low == "–" else f"{low}–{high}"])
     for key, diff in combined["system_minus_no_exploration"].items():
         interval = f"95% CI {_cell(diff['low'])} to {_cell(diff['high'])}"
         body.append(["system − no explore", key, *["" for _ in seeds], f"{diff['mean']:+.3f}",
