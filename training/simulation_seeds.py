@@ -25,7 +25,7 @@ from parcelguard.config import Settings
 from training import simulation_report
 from training.simulate import SimConfig, run
 
-# The summary figures compared across seeds, and whether a higher value is better.
+# The summary figures compared across seeds, and those the system is paired with exploration off on.
 FIGURES = ("mean_ratio", "mean_ratio_before_new_pattern", "mean_ratio_after_new_pattern", "new_pattern_caught",
            "days_to_recover")
 PAIRED = ("mean_ratio", "mean_ratio_after_new_pattern", "new_pattern_caught")
