@@ -60,7 +60,7 @@ def summary(result: SimResult) -> dict[str, Any]:
     return out
 
 
-def _cell(value: float | None, digits: int = 2) -> str:
+def cell(value: float | None, digits: int = 2) -> str:
     return "–" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
@@ -76,17 +76,17 @@ def rows(result: SimResult) -> tuple[list[str], list[list[str]]]:
         for arm in arms:
             a = d["arms"][arm]
             cells.append(f"{a['expected_share']:.0%} ({a['screened']})" if arm == "all_priority"
-                         else _cell(a["ratio"]))
+                         else cell(a["ratio"]))
         body.append(cells)
     facts = summary(result)
     body.append(["mean", "", "", f"{facts['perfect_expected_share']:.0%}",
-                 *[_cell(facts[a]["mean_ratio"]) if a != "all_priority" else "100%" for a in arms]])
+                 *[cell(facts[a]["mean_ratio"]) if a != "all_priority" else "100%" for a in arms]])
     npd = result.config.new_pattern_day
     if npd is not None and any("mean_ratio_after_new_pattern" in facts[a] for a in arms):
         for key, name in (("mean_ratio_before_new_pattern", f"mean d<{npd}"),
                           ("mean_ratio_after_new_pattern", f"mean d≥{npd}"),
                           (f"mean_ratio_from_day_{npd + RECOVERY_DAYS}", f"mean d≥{npd + RECOVERY_DAYS}")):
-            body.append([name, "", "", "", *[_cell(facts[a].get(key)) for a in arms]])
+            body.append([name, "", "", "", *[cell(facts[a].get(key)) for a in arms]])
         body.append(["days to ≥0.80", "", "", "", *[_recovery(facts[a]) for a in arms]])
     return header, body
 
@@ -108,11 +108,14 @@ def rich_table(result: SimResult) -> Table:
     return table
 
 
-def markdown(result: SimResult) -> str:
-    header, body = rows(result)
+def markdown_table(header: list[str], body: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in body]
     return "\n".join(lines)
+
+
+def markdown(result: SimResult) -> str:
+    return markdown_table(*rows(result))
 
 
 def to_json(result: SimResult) -> bytes:

@@ -24,6 +24,7 @@ from scipy import stats
 from parcelguard.config import Settings
 from training import simulation_report
 from training.simulate import SimConfig, run
+from training.simulation_report import cell
 
 # The summary figures compared across seeds, and those the system is paired with exploration off on.
 FIGURES = ("mean_ratio", "mean_ratio_before_new_pattern", "mean_ratio_after_new_pattern", "new_pattern_caught",
@@ -101,12 +102,8 @@ def _nan(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def _cell(value: Any, digits: int = 3) -> str:
-    return "–" if value is None or not math.isfinite(float(value)) else f"{float(value):.{digits}f}"
-
-
 def _days(value: Any) -> str:
-    return "never" if value is None else _cell(value, 0)
+    return "never" if value is None else cell(value, 0)
 
 
 def rows(combined: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -119,12 +116,12 @@ def rows(combined: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             continue
         for key, spread in figures.items():
             digits = 0 if key == "days_to_recover" else 3
-            low, high = _cell(spread["min"], digits), _cell(spread["max"], digits)
-            cells = [_days(v) if digits == 0 else _cell(v) for v in spread["values"]]
+            low, high = cell(spread["min"], digits), cell(spread["max"], digits)
+            cells = [_days(v) if digits == 0 else cell(v, 3) for v in spread["values"]]
             body.append([simulation_report.LABELS.get(arm, arm), key, *cells,
-                         _cell(spread["mean"], 1 if digits == 0 else 3), "–" if low == "–" else f"{low}–{high}"])
+                         cell(spread["mean"], 1 if digits == 0 else 3), "–" if low == "–" else f"{low}–{high}"])
     for key, diff in combined["system_minus_no_exploration"].items():
-        interval = f"95% CI {_cell(diff['low'])} to {_cell(diff['high'])}"
+        interval = f"95% CI {cell(diff['low'], 3)} to {cell(diff['high'], 3)}"
         body.append(["system − no explore", key, *["" for _ in seeds], f"{diff['mean']:+.3f}",
                      f"{interval}; ahead on {diff['better']}/{diff['pairs']}"])
     return header, body
@@ -141,9 +138,7 @@ def rich_table(combined: dict[str, Any]) -> Table:
 
 
 def markdown(combined: dict[str, Any]) -> str:
-    header, body = rows(combined)
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body])
+    return simulation_report.markdown_table(*rows(combined))
 
 
 def write(combined: dict[str, Any], out: Path) -> dict[str, Path]:
