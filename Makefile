@@ -23,11 +23,13 @@ up: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 
 test: setup
 	bash scripts/system-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 	PARCELGUARD_TEST_POSTGRES_URL=$$(bash scripts/postgres-start.sh) $(BIN)/pytest
 
 bench: setup

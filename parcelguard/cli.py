@@ -61,7 +61,7 @@ def generate(
     shift_day: Annotated[int | None, typer.Option(help="day a benign feature shift starts")] = None,
 ) -> None:
     """Write a synthetic parcel world: manifests, ground truth, and outcomes of a fully screened history."""
-    from training.generate import WorldConfig, write_world
+    from training.world.generate import WorldConfig, write_world
 
     config = WorldConfig(days=days, parcels_per_day=per_day, start=date.fromisoformat(start), seed=seed,
                          new_pattern_day=new_pattern_day, shift_day=shift_day)
@@ -159,8 +159,9 @@ def simulate(
 ) -> None:
     """Closed loop over N days: the real scorer under capacity, outcomes, retraining, a new pattern;
     compared with exploration off, rules only, random and screening every priority-origin parcel."""
-    from training import simulate as sim
-    from training import simulation_report, simulation_seeds
+    from training.simulation import report as simulation_report
+    from training.simulation import seeds as simulation_seeds
+    from training.simulation import simulate as sim
 
     settings = get_settings()
     seeds = list(dict.fromkeys(seed or [7]))
@@ -391,7 +392,7 @@ def drift(
     mlflow_log: Annotated[bool, typer.Option("--mlflow/--no-mlflow", help="log beside each judged model")] = True,
 ) -> None:
     """Drift and performance per window, hub and model version: HTML + JSON report, alerts, MLflow."""
-    from training import monitor, report
+    from scoring.monitoring import monitor, report
 
     if granularity not in monitor.GRANULARITIES:
         raise typer.BadParameter(f"--granularity must be one of {', '.join(monitor.GRANULARITIES)}")
@@ -429,7 +430,7 @@ def bench(
     """Benchmark the scorer against a bare Kafka consumer on embedded parts; print a table, write JSON."""
     from rich.table import Table
 
-    from streams.bench import as_json, benchmark
+    from parcelguard.bench import as_json, benchmark
 
     result = benchmark(total=manifests, group_total=group_manifests, say=lambda m: console.print(f"[dim]{m}[/]"))
     json_out.write_bytes(as_json(result))

@@ -31,7 +31,7 @@ from streams.outcomes import OutcomeConsumer
 from streams.produce import publish
 from streams.scorer import StreamScorer
 from training import pipeline
-from training.generate import WorldConfig, generate, write_world
+from training.world.generate import WorldConfig, generate, write_world
 
 LIVE_DAYS = 60
 

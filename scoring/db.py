@@ -150,7 +150,7 @@ workers = Table(
     Column("heartbeat_at", DateTime(timezone=True), nullable=False),
 )
 
-# Drift and performance alerts (training/monitor.py); one row per kind, scope, window and model version.
+# Drift and performance alerts (scoring/monitoring/monitor.py); one row per kind, scope, window and model version.
 alerts = Table(
     "alerts",
     metadata,

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import TopicAlreadyExistsError
 
-from streams import topics
+from models import topics
 
 log = logging.getLogger(__name__)
 

@@ -188,7 +188,7 @@ def serve_scorer(stream: StreamScorer, host: str, port: int) -> MetricsServer:
     """Metrics and readiness for a ``parcelguard score`` process: ready with store, broker and a model."""
     from prometheus_client import disable_created_metrics
 
-    from parcelguard import readiness
+    from scoring import readiness
 
     disable_created_metrics()  # the *_created series only double the output of a long-running process
     metrics = ScorerMetrics()

@@ -12,9 +12,10 @@ import orjson
 from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
+from models import topics
 from models.manifest import Outcome
 from scoring.store import Store
-from streams import clients, topics
+from streams import clients
 from streams.validate import explain_validation
 
 log = logging.getLogger(__name__)

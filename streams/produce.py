@@ -16,8 +16,9 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
+from models import topics
 from parcelguard.errors import ParcelGuardError
-from streams import clients, topics
+from streams import clients
 
 log = logging.getLogger(__name__)
 RESEND_ROUNDS = 5

@@ -24,11 +24,12 @@ from kafka.errors import CommitFailedError, IllegalStateError, KafkaTimeoutError
 from kafka.producer.future import FutureRecordMetadata
 from kafka.structs import OffsetAndMetadata
 
+from models import topics
 from models.manifest import Decision
 from parcelguard.errors import ParcelGuardError
 from scoring.engine import Scorer
 from scoring.store import Store
-from streams import clients, topics
+from streams import clients
 from streams.validate import Rejected, parse_manifest
 
 log = logging.getLogger(__name__)

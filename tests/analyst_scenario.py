@@ -30,9 +30,9 @@ from tests.conftest import make_settings
 from tests.worlds import SMALL
 from training import pipeline
 from training.dataset import replay_history
-from training.generate import WorldConfig, generate, write_world
 from training.promote import compare_and_promote
 from training.train import train_and_log
+from training.world.generate import WorldConfig, generate, write_world
 
 LIVE = WorldConfig(days=SMALL.days + 4, parcels_per_day=SMALL.parcels_per_day, seed=SMALL.seed,
                    shift_day=SMALL.days + 1)

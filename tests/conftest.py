@@ -17,7 +17,7 @@ from parcelguard.config import Settings
 from scoring.db import make_engine, metadata
 from scoring.store import Store
 from streams.broker import EmbeddedBroker
-from training.generate import WorldFiles
+from training.world.generate import WorldFiles
 
 POSTGRES_URL = os.environ.get("PARCELGUARD_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.generate import WorldConfig, WorldFiles, write_world
+from training.world.generate import WorldConfig, WorldFiles, write_world
 
 SMALL = WorldConfig(days=12, parcels_per_day=2500, seed=11)
 

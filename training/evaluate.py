@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from sklearn.metrics import average_precision_score
 
+from scoring.monitoring.monitor import wilson_interval
+
 
 @dataclass(frozen=True)
 class CapacityMetrics:
@@ -103,17 +105,6 @@ def capacity_curve(
         rows.append({"share": share, "recall": m.recall, "precision": m.precision,
                      "perfect_recall": m.perfect_recall, "perfect_precision": m.perfect_precision})
     return rows
-
-
-def wilson_interval(hits: float, n: float, z: float = 1.96) -> tuple[float, float, float]:
-    """Rate with a Wilson score interval; works with effective (weighted) counts."""
-    if n <= 0:
-        return (math.nan, math.nan, math.nan)
-    p = hits / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(max(p * (1 - p), 0.0) / n + z * z / (4 * n * n)) / denom
-    return (p, max(0.0, centre - half), min(1.0, centre + half))
 
 
 def miss_rate(labels: np.ndarray, propensities: np.ndarray) -> MissRate:

@@ -25,7 +25,8 @@ import numpy as np
 from models import registry
 from models.features import CATEGORICAL_FEATURES, FEATURE_NAMES, NUMERIC_FEATURES
 from models.risk_model import Encoder, FeatureSchema, RiskModel, build_vocabularies, sigmoid
-from training import drift, evaluate, plots
+from scoring.monitoring import drift
+from training import evaluate, plots
 from training.dataset import TrainingSet
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from parcelguard.readiness import LIVE_SCORER
+from scoring.readiness import LIVE_SCORER
 from scoring.store import Store
 
 QUEUE_WINDOW = timedelta(hours=1)

@@ -1,6 +1,6 @@
 """Analyst pages: drift and performance per window, hub and model version; alerts; the model registry.
 
-Routes stay thin: ``training.report`` builds the report (and stores the alerts it raises) and the
+Routes stay thin: ``scoring.monitoring.report`` builds the report (and stores the alerts it raises) and the
 view; the templates are shared with the standalone report ``parcelguard drift`` writes.
 """
 
@@ -16,8 +16,8 @@ from fastapi.templating import Jinja2Templates
 
 from parcelguard.config import Settings
 from scoring.api.deps import Principal, SettingsDep, StoreDep, require
+from scoring.monitoring import charts, monitor, report
 from scoring.store import Store
-from training import charts, monitor, report
 
 router = APIRouter(prefix="/analyst", tags=["analyst"])
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))

@@ -11,7 +11,7 @@ from prometheus_client.exposition import choose_encoder
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from parcelguard import readiness
+from scoring import readiness
 from scoring.api.deps import SettingsDep, StoreDep
 from scoring.api.schemas import Health
 

@@ -36,8 +36,8 @@ from scoring.store import Store
 from tests.conftest import make_settings
 from tests.scoring.api_support import record
 from training.dataset import replay_history
-from training.generate import WorldFiles
 from training.train import fit
+from training.world.generate import WorldFiles
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",

@@ -15,19 +15,19 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from models import registry
+from models import registry, topics
 from parcelguard import logs
 from scoring.api.app import create_app
 from scoring.engine import ModelSource, Scorer
 from scoring.store import Store
-from streams import clients, topics
+from streams import clients
 from streams.broker import EmbeddedBroker
 from streams.produce import publish
 from streams.scorer import StreamScorer
 from tests.conftest import make_settings
 from tests.kafka_helpers import read_topic
 from training import pipeline
-from training.generate import WorldConfig, WorldFiles, generate
+from training.world.generate import WorldConfig, WorldFiles, generate
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 LIVE = 400

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from parcelguard import readiness
 from parcelguard.config import Settings
+from scoring import readiness
 from scoring.api.app import create_app
 from scoring.db import make_engine, workers
 from scoring.store import Store

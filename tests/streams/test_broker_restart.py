@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
+from models import topics
 from scoring.store import Store
-from streams import clients, topics
+from streams import clients
 from streams.broker import durable_broker
 from streams.produce import publish
 from tests.kafka_helpers import read_topic

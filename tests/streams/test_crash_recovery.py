@@ -10,9 +10,10 @@ import threading
 
 import pytest
 
+from models import topics
 from parcelguard.config import Settings
 from scoring.store import Store
-from streams import clients, topics
+from streams import clients
 from streams.broker import EmbeddedBroker
 from streams.produce import publish
 from tests.kafka_helpers import read_topic

@@ -9,8 +9,9 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
+from models import topics
 from scoring.store import Store
-from streams import clients, topics
+from streams import clients
 from streams.broker import EmbeddedBroker
 from streams.produce import publish
 from tests.factories import manifest

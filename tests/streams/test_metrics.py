@@ -16,11 +16,12 @@ import pytest
 from kafka import TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from parcelguard import readiness
+from models import topics
 from parcelguard.config import Settings
+from scoring import readiness
 from scoring.engine import ModelSource, Scorer
 from scoring.store import Store
-from streams import clients, topics
+from streams import clients
 from streams.broker import EmbeddedBroker
 from streams.metrics import MetricsServer, ScorerMetrics
 from streams.produce import publish

@@ -8,12 +8,12 @@ import threading
 
 import pytest
 
-from models import registry
+from models import registry, topics
 from parcelguard.config import Settings
 from scoring.engine import ModelSource
 from scoring.explanations import logged_row
 from scoring.store import Store
-from streams import clients, topics
+from streams import clients
 from streams.broker import EmbeddedBroker
 from streams.produce import publish
 from tests.kafka_helpers import read_topic

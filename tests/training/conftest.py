@@ -8,7 +8,7 @@ from models.features import FeatureBuilder
 from models.pii import Hasher
 from scoring.policy import PolicyConfig
 from training.dataset import TrainingSet, replay_history
-from training.generate import WorldFiles
+from training.world.generate import WorldFiles
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,11 @@ import pytest
 
 from models.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, FeatureBuilder, FeatureRow
 from models.pii import Hasher
+from scoring.monitoring import drift
 from scoring.policy import PolicyConfig
-from training import drift, generate
 from training.dataset import read_jsonl, replay_history
-from training.generate import WorldConfig, write_world
+from training.world import generate
+from training.world.generate import WorldConfig, write_world
 
 pytestmark = pytest.mark.slow
 DAY = 86400.0

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from models import registry
 from parcelguard import config
 from parcelguard.cli import app
+from scoring.monitoring import monitor, report
 from tests.analyst_scenario import Scenario, scenario
-from training import monitor, report
 
 T0 = datetime(2026, 11, 20, 0, 30, tzinfo=UTC)  # 08:30 in Haikou
 

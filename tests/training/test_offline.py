@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from parcelguard.cli import app
 from training.dataset import read_jsonl
-from training.generate import WorldFiles
 from training.offline import decisions_vs_truth
+from training.world.generate import WorldFiles
 
 
 def _decisions(world: WorldFiles, path: Path, score: str) -> Path:

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 from parcelguard.cli import app
 from scoring.db import decisions, entity_stats, make_engine, outcomes
 from tests.conftest import make_settings
-from training import simulation_report
-from training.generate import WorldFiles
-from training.simulate import ARMS, SimConfig, SimResult, indicator_count, recorded_days, run
+from training.simulation import report as simulation_report
+from training.simulation.simulate import ARMS, SimConfig, SimResult, indicator_count, recorded_days, run
+from training.world.generate import WorldFiles
 
 SMALL = SimConfig(days=4, parcels_per_day=2500, history_days=8, new_pattern_day=2, retrain_every=2, seed=3)
 

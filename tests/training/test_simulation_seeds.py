@@ -11,7 +11,7 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from parcelguard.cli import app
-from training.simulation_seeds import combine, paired_difference
+from training.simulation.seeds import combine, paired_difference
 
 
 def test_the_paired_interval_is_the_t_interval_of_the_differences() -> None:

@@ -23,11 +23,11 @@ from mlflow.tracking import MlflowClient
 
 from models import registry
 from parcelguard.config import Settings
+from scoring.monitoring import charts, drift, monitor
 from scoring.store import Store
-from training import charts, drift, monitor
 
 log = logging.getLogger(__name__)
-TEMPLATES = Path(__file__).resolve().parent.parent / "scoring" / "templates"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 HEATMAP_ROWS = 24
 REPORT_TAG = "parcelguard.drift_report_for"
 

@@ -1,7 +1,7 @@
 """Monitoring over the decision log: per window (hour, day, week), per hub and overall, per model version.
 
 For each window it measures what analysts ask of a model in service: per-feature and score drift
-against the training reference of the model that scored the window (``training.drift``), flag rate
+against the training reference of the model that scored the window (``scoring.monitoring.drift``), flag rate
 against capacity, hit rate of screened parcels, the miss rate among released parcels estimated from
 the random exploration share (inverse-propensity weighted, with a Wilson interval), late labels, and
 volume by origin. A challenger scored in shadow is judged for drift beside the champion. Thresholds
@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 
 from models.features import CHINA_TZ, FeatureRow
-from training import drift
-from training.evaluate import wilson_interval
+from scoring.monitoring import drift
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +37,17 @@ FLAG_UNDER = 0.5  # ... below this wastes them
 FLAG_MIN_ROWS = 200
 RATE_MIN_LABELS = 30
 ALL = "all"
+
+
+def wilson_interval(hits: float, n: float, z: float = 1.96) -> tuple[float, float, float]:
+    """Rate with a Wilson score interval; works with effective (weighted) counts."""
+    if n <= 0:
+        return (math.nan, math.nan, math.nan)
+    p = hits / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(max(p * (1 - p), 0.0) / n + z * z / (4 * n * n)) / denom
+    return (p, max(0.0, centre - half), min(1.0, centre + half))
 
 
 @dataclass(frozen=True)

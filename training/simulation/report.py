@@ -12,7 +12,7 @@ import orjson
 from rich.table import Table
 
 from training import plots
-from training.simulate import SimResult
+from training.simulation.simulate import SimResult
 
 LABELS = {"system": "system", "no_exploration": "no explore", "rules_only": "rules only", "random": "random",
           "all_priority": "100% priority"}

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from streams import topics
+from models import topics
 
 if TYPE_CHECKING:
     from scoring.engine import ModelSource

@@ -22,9 +22,9 @@ from rich.table import Table
 from scipy import stats
 
 from parcelguard.config import Settings
-from training import simulation_report
-from training.simulate import SimConfig, run
-from training.simulation_report import cell
+from training.simulation import report as simulation_report
+from training.simulation.report import cell
+from training.simulation.simulate import SimConfig, run
 
 # The summary figures compared across seeds, and those the system is paired with exploration off on.
 FIGURES = ("mean_ratio", "mean_ratio_before_new_pattern", "mean_ratio_after_new_pattern", "new_pattern_caught",

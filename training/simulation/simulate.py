@@ -40,9 +40,9 @@ from scoring.engine import ModelSource, Scorer
 from scoring.policy import PolicyConfig
 from scoring.store import Store
 from training.dataset import TrainingSet, from_decision_log, read_jsonl, replay_manifests
-from training.generate import NEW_PATTERN, WorldConfig, generate
 from training.promote import judge
 from training.train import NotEnoughLabels, TrainConfig, fit
+from training.world.generate import NEW_PATTERN, WorldConfig, generate
 
 log = logging.getLogger(__name__)
 ARMS = ("system", "no_exploration", "rules_only", "random", "all_priority")

@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 import orjson
 
+from models import topics
 from parcelguard.config import Settings
-from streams import clients, topics
+from streams import clients
 from streams.broker import EmbeddedBroker
 from streams.produce import publish
 from streams.validate import Rejected, parse_manifest
@@ -94,7 +95,7 @@ class _ScorerProcess:
 
 def _live_manifests(history_days: int, per_day: int, n: int, seed: int = 7) -> list[dict[str, Any]]:
     """The ``n`` manifests that follow the bootstrap history, renamed so every run's ids are fresh."""
-    from training.generate import WorldConfig, generate
+    from training.world.generate import WorldConfig, generate
 
     days = history_days + 1 + n // max(1, per_day)
     live = (m for m, truth in generate(WorldConfig(days=days, parcels_per_day=per_day, seed=seed))
@@ -106,7 +107,7 @@ def _bootstrap(settings: Settings, history_days: int, per_day: int, say: Callabl
     from scoring.db import make_engine
     from scoring.store import Store
     from training import pipeline
-    from training.generate import WorldConfig, write_world
+    from training.world.generate import WorldConfig, write_world
 
     say(f"training a champion on a generated {history_days}-day history ({history_days * per_day} parcels)")
     files = write_world(WorldConfig(days=history_days, parcels_per_day=per_day, seed=7), settings.data_dir / "world")

@@ -1,0 +1,1 @@
+"""The synthetic world: hubs, parties, parcels and their hidden truth, for training, tests and the demo."""
