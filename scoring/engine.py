@@ -255,8 +255,7 @@ class Scorer:
         pending: list[_Pending] = []
         for i, (manifest, raw) in enumerate(batch):
             features = self.features.build(manifest, history, entity_keys[i] if entity_keys else None)
-            origin, destination = manifest.origin, manifest.destination
-            in_scope = config.in_scope(origin.province, origin.city, destination.province, destination.city)
+            in_scope = config.in_scope(manifest)
             hit = self.rules.check(manifest, party_hashes(self.hasher, manifest)) if in_scope else None
             pending.append(_Pending(manifest, raw, features, in_scope, hit.text if hit else None))
         scored_rows = [p.features for p in pending if p.in_scope]

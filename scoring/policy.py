@@ -29,7 +29,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-from models.manifest import Action, Why
+from models.manifest import Action, Manifest, Why
 
 WINDOW = 8000  # recent scores per hub the threshold is read from (a few days of a hub's traffic)
 BURST_HOURS = 24.0  # how much unused capacity the queue can carry forward: a day of capacity
@@ -63,13 +63,14 @@ class PolicyConfig:
             **kwargs,  # type: ignore[arg-type]
         )
 
-    def in_scope(
-        self, origin_province: str, origin_city: str | None, destination_province: str,
-        destination_city: str | None = None,
-    ) -> bool:
-        """Origins and destinations are each configured as provinces or cities (``*`` for all)."""
-        return _matches(self.priority_origins, origin_province, origin_city) and _matches(
-            self.destinations, destination_province, destination_city
+    def in_scope(self, manifest: Manifest) -> bool:
+        """The one scope rule, for serving, the bootstrap replay and the simulator alike.
+
+        Origins and destinations are each configured as provinces or cities (``*`` for all).
+        """
+        origin, destination = manifest.origin, manifest.destination
+        return _matches(self.priority_origins, origin.province, origin.city) and _matches(
+            self.destinations, destination.province, destination.city
         )
 
 

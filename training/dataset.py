@@ -179,7 +179,7 @@ def replay_manifests(
             history.record_outcome(done, 1, int(seized), at)
         keys = builder.entity_keys(manifest)
         row = builder.build(manifest, history, keys)
-        if not policy.in_scope(manifest.origin.province, manifest.origin.city, manifest.destination.province):
+        if not policy.in_scope(manifest):
             continue
         population.append((at, row))
         label = labels.get(manifest.parcel_id)

@@ -235,7 +235,7 @@ def test_score_window_quantile() -> None:
 def test_scope_by_province_or_city(origins: list[str], destinations: list[str], expected: bool) -> None:
     m = Manifest.model_validate(manifest())
     config = PolicyConfig.build(origins, destinations)
-    assert config.in_scope(m.origin.province, m.origin.city, m.destination.province, m.destination.city) is expected
+    assert config.in_scope(m) is expected
 
 
 # --- hard rules ------------------------------------------------------------------------------------

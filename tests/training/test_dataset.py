@@ -7,10 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from models.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, FeatureRow
-from models.manifest import Decision, Outcome
+from models.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, FeatureBuilder, FeatureRow
+from models.manifest import Decision, Manifest, Outcome
+from models.pii import Hasher
+from scoring.policy import PolicyConfig
 from scoring.store import DecisionRecord, Store
-from training.dataset import TrainingSet, from_decision_log
+from tests import factories
+from training.dataset import TrainingSet, from_decision_log, replay_manifests
 from training.train import TrainConfig, split
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -111,3 +114,14 @@ def test_ipw_weights_are_bounded_and_old_layout_rows_upgraded_or_left_out(store:
     assert data.weights == [pytest.approx(20.0), pytest.approx(1 / MIN_PROPENSITY), 1.0]
     assert max(data.weights) <= 1 / MIN_PROPENSITY
     assert len(data.rows[2]) == len(NUMERIC_FEATURES) + len(CATEGORICAL_FEATURES)
+
+
+def test_replay_keeps_the_served_population_when_destinations_are_cities() -> None:
+    """Scope has one home: with destinations configured as cities, the bootstrap replay trains on the parcels
+    serving scores (the replay used to leave the destination city out and so dropped every one of them)."""
+
+    policy = PolicyConfig.build(["Yunnan"], ["Haikou"])  # a city, not a province
+    parcel = Manifest.model_validate(factories.manifest(parcel_id="JT0000000042"))
+    data, _ = replay_manifests([parcel], {"JT0000000042": True}, FeatureBuilder(Hasher("test")), policy)
+    assert data.ids == ["JT0000000042"]
+    assert len(data.population) == 1

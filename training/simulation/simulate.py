@@ -417,8 +417,7 @@ def run(
         baselines = Baselines(settings, config, history)
 
         def simulate(sim_day: int, parcels: list[Parcel]) -> None:
-            in_scope = [i for i, p in enumerate(parcels) if policy.in_scope(
-                p.manifest.origin.province, p.manifest.origin.city, p.manifest.destination.province)]
+            in_scope = [i for i, p in enumerate(parcels) if policy.in_scope(p.manifest)]
             k = round(config.capacity_share * len(in_scope))
             index = {p.manifest.parcel_id: i for i, p in enumerate(parcels)}
             selections: dict[str, set[int]] = {}
