@@ -24,6 +24,7 @@ from models import registry
 from models.features import FeatureBuilder
 from models.pii import Hasher
 from parcelguard.config import Settings
+from parcelguard.errors import ParcelGuardError
 from scoring.policy import PolicyConfig
 from scoring.store import Store
 from training.dataset import TrainingSet, from_decision_log, replay_history
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 LOCK_FILE = "training.lock"
 
 
-class TrainingBusy(RuntimeError):
+class TrainingBusy(ParcelGuardError, RuntimeError):
     """Another training job holds the lock."""
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from models import registry
 from models.features import CATEGORICAL_FEATURES, FEATURE_NAMES, NUMERIC_FEATURES
 from models.risk_model import Encoder, FeatureSchema, RiskModel, build_vocabularies, sigmoid
+from parcelguard.errors import ParcelGuardError
 from scoring.monitoring import drift
 from training import evaluate, plots
 from training.dataset import TrainingSet
@@ -69,7 +70,7 @@ DAY_S = 86400.0
 CURVE_SHARES = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5)
 
 
-class NotEnoughLabels(ValueError):
+class NotEnoughLabels(ParcelGuardError, ValueError):
     """The data holds too few labels of one class to learn from."""
 
 
