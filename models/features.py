@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 
+from models import parties
 from models.history import HISTORY_FEATURES, HISTORY_FEATURES_V1, OUTCOME_FEATURES, EntityKeys, HistoryState
 from models.manifest import Manifest
 from models.pii import Hasher
@@ -108,7 +109,7 @@ class FeatureBuilder:
             sender_phone=h("phone", manifest.sender.phone),
             sender_id=h("id_number", manifest.sender.id_number),
             recipient_phone=h("phone", manifest.recipient.phone),
-            recipient_address=h("address", manifest.recipient.address or manifest.destination.address),
+            recipient_address=h("address", parties.value(manifest, parties.RECIPIENT_ADDRESS)),
         )
 
     @staticmethod
@@ -129,7 +130,7 @@ class FeatureBuilder:
             sender_phone=text(sender, "phone"),
             sender_id=text(sender, "id_number"),
             recipient_phone=text(recipient, "phone"),
-            recipient_address=text(recipient, "address") or text(destination, "address"),
+            recipient_address=parties.recipient_address(text(recipient, "address"), text(destination, "address")),
         )
 
     def build(self, manifest: Manifest, history: HistoryState, keys: EntityKeys | None = None) -> FeatureRow:

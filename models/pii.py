@@ -13,13 +13,10 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from models.parties import PERSONAL_BY_SECTION
+
 _SPACES = re.compile(r"[\s\-()+]")
 
-PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
-    "sender": ("name", "phone", "id_number", "account_id"),
-    "recipient": ("name", "phone", "address"),
-    "destination": ("address",),
-}
 
 
 class Hasher:
@@ -45,9 +42,9 @@ class Hasher:
         return f"h:{digest}"
 
     def redact(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        """A copy of a raw manifest dict with every personal field replaced by its keyed hash."""
+        """A copy of a raw manifest dict with every personal field (``models.parties``) replaced by its keyed hash."""
         redacted = dict(manifest)
-        for section, fields in PERSONAL_FIELDS.items():
+        for section, fields in PERSONAL_BY_SECTION.items():
             part = manifest.get(section)
             if not isinstance(part, dict):
                 continue

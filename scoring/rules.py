@@ -22,12 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from models import parties
 from models.manifest import Manifest
 from models.pii import Hasher
 from parcelguard.errors import ParcelGuardError
 
 log = logging.getLogger(__name__)
 WATCH_KINDS = ("phone", "id_number", "account_id", "address", "name")
+# The party fields a watch-list is matched against, in the order a hit is looked for (the first is reported);
+# the recipient address already falls back to the destination address, so that one is not listed apart.
+WATCHED = (parties.SENDER_PHONE, parties.SENDER_ID, parties.SENDER_ACCOUNT, parties.SENDER_NAME,
+           parties.RECIPIENT_PHONE, parties.RECIPIENT_NAME, parties.RECIPIENT_ADDRESS)
 
 
 class WatchlistError(ParcelGuardError):
@@ -187,14 +192,5 @@ class Rules:
 
 
 def party_hashes(hasher: Hasher, manifest: Manifest) -> dict[str, str | None]:
-    """The keyed hash of every party field a watch-list can name."""
-    sender, recipient = manifest.sender, manifest.recipient
-    return {
-        "sender phone": hasher("phone", sender.phone),
-        "sender ID": hasher("id_number", sender.id_number),
-        "sender account": hasher("account_id", sender.account_id),
-        "sender name": hasher("name", sender.name),
-        "recipient phone": hasher("phone", recipient.phone),
-        "recipient name": hasher("name", recipient.name),
-        "recipient address": hasher("address", recipient.address or manifest.destination.address),
-    }
+    """The keyed hash of every party field a watch-list can name, label → token, in ``WATCHED`` order."""
+    return {field.label: hasher(field.name, parties.value(manifest, field)) for field in WATCHED}

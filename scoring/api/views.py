@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from models.manifest import Reason
+from models.parties import PERSONAL_FIELDS
 from parcelguard.config import Settings
 from scoring.api.schemas import HistoryEntry, OutcomeView, ParcelFacts, ParcelView, QueueItem
 from scoring.db import as_utc
@@ -34,12 +35,6 @@ STATUS_TEXT = {
     "pending": "waiting for X-ray screening",
     "screened": "screened",
     "released": "released without screening",
-}
-PARTIES = {
-    "sender_name": ("sender", "name"), "sender_phone": ("sender", "phone"),
-    "sender_id_number": ("sender", "id_number"), "sender_account_id": ("sender", "account_id"),
-    "recipient_name": ("recipient", "name"), "recipient_phone": ("recipient", "phone"),
-    "recipient_address": ("recipient", "address"), "destination_address": ("destination", "address"),
 }
 
 
@@ -90,9 +85,9 @@ def facts(manifest: dict[str, Any]) -> ParcelFacts:
 def party_hashes(manifest: dict[str, Any]) -> dict[str, str | None]:
     """The parties' keyed hashes as the decision record holds them (a clear value never gets this far)."""
     found: dict[str, str | None] = {}
-    for label, (section, field) in PARTIES.items():
-        value = _part(manifest, section).get(field)
-        found[label] = value if isinstance(value, str) and value.startswith("h:") else None
+    for field in PERSONAL_FIELDS:
+        value = _part(manifest, field.section).get(field.name)
+        found[field.key] = value if isinstance(value, str) and value.startswith("h:") else None
     return found
 
 
