@@ -13,6 +13,7 @@ from typing import Any
 from models.manifest import Reason
 from models.parties import PERSONAL_FIELDS
 from parcelguard.config import Settings
+from scoring import capacity
 from scoring.api.schemas import HistoryEntry, OutcomeView, ParcelFacts, ParcelView, QueueItem
 from scoring.db import as_utc
 from scoring.store import Store
@@ -167,6 +168,5 @@ def parcel_view(row: dict[str, Any], store: Store, show_parties: bool) -> Parcel
 
 
 def capacity_for(store: Store, settings: Settings, hub_id: str) -> int | None:
-    """An admin's figure for the hub if set, else the configured one."""
-    override = store.hub_capacities().get(hub_id)
-    return int(override["per_hour"]) if override else settings.hub_capacity_per_hour.get(hub_id)
+    """The hub's capacity in force: an admin's figure if set, else the configured one."""
+    return capacity.in_force(store, settings).get(hub_id)
