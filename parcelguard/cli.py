@@ -238,6 +238,7 @@ def score(
     from models import registry
     from scoring.engine import ModelSource, Scorer
     from streams import clients
+    from streams.metrics import ScorerMetrics, serve_scorer
     from streams.scorer import StreamScorer
 
     settings = get_settings()
@@ -250,13 +251,13 @@ def score(
     servers = bootstrap or settings.kafka_bootstrap
     clients.ensure_topics(servers, settings.partitions)
     scorer = Scorer(settings, store, ModelSource(settings.model_name))
-    stream = StreamScorer(scorer, store, servers, group or settings.consumer_group,
-                          max_manifest_bytes=settings.max_manifest_bytes)
     port = metrics_port if metrics_port is not None else settings.metrics_port
-    if port is not None:
-        from streams.metrics import serve_scorer
-
-        serve_scorer(stream, settings.metrics_host, port)  # a daemon thread: it ends with the process
+    metrics = ScorerMetrics() if port is not None else None
+    stream = StreamScorer(scorer, store, servers, group or settings.consumer_group,
+                          max_manifest_bytes=settings.max_manifest_bytes,
+                          on_committed=metrics.committed if metrics is not None else None)
+    if port is not None and metrics is not None:
+        serve_scorer(stream, metrics, settings.metrics_host, port)  # a daemon thread: it ends with the process
     signal.signal(signal.SIGTERM, lambda *_: stream.stop())
     try:
         stream.run()

@@ -73,11 +73,12 @@ def run_all(settings: Settings, console: Console, *, rate: float, history_days: 
                           "on the held-out period")
 
         models = ModelSource(settings.model_name)
-        scorer = StreamScorer(Scorer(settings, store, models), store, broker.bootstrap, settings.consumer_group,
-                              max_manifest_bytes=settings.max_manifest_bytes)
-        outcome_consumer = OutcomeConsumer(store, broker.bootstrap)
         api = create_app(settings, store)
-        ScorerMetrics(metrics_registry(api)).attach(scorer)  # one process: the API's /metrics shows the scorer too
+        scorer_metrics = ScorerMetrics(metrics_registry(api))  # one process: the API's /metrics shows the scorer too
+        scorer = StreamScorer(Scorer(settings, store, models), store, broker.bootstrap, settings.consumer_group,
+                              max_manifest_bytes=settings.max_manifest_bytes, on_committed=scorer_metrics.committed)
+        scorer_metrics.attach(scorer)
+        outcome_consumer = OutcomeConsumer(store, broker.bootstrap)
         server = uvicorn.Server(uvicorn.Config(api, host=settings.api_host, port=settings.api_port,
                                                log_level="warning"))
         stop_feed = threading.Event()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,7 @@ from models.manifest import Decision, Manifest, Reason
 from models.pii import Hasher
 from models.risk_model import RiskModel
 from parcelguard.config import Settings
+from scoring import capacity
 from scoring.explanations import policy_reasons
 from scoring.policy import DecisionPolicy, PolicyConfig, novelty
 from scoring.rules import Rules, Watchlist, party_hashes
@@ -198,13 +200,32 @@ class Scorer:
             return
         self._capacities_read = now
         try:
-            overrides = {hub: int(row["per_hour"]) for hub, row in self.store.hub_capacities().items()}
+            per_hour = capacity.in_force(self.store, self.settings)
         except Exception as exc:  # the store being down must not stop scoring: keep the capacities in force
             log.warning("could not read hub capacities; keeping those in force",
                         extra={"error": f"{type(exc).__name__}: {exc}"})
             return
-        if self.policy.set_hub_capacities({**self.settings.hub_capacity_per_hour, **overrides}):
+        if self.policy.set_hub_capacities(per_hour):
             log.info("hub capacities in force", extra={"per_hour": self.policy.config.hub_capacity_per_hour})
+
+    def continue_history(self, history: HistoryState) -> None:
+        """Carry on from an entity history built elsewhere (a bootstrap replay), as a seeded store would."""
+        self.history = history
+
+    def merge_outcomes(self, entity_keys: Iterable[str]) -> None:
+        """Read back into the cached history the outcome counts the store moved for these entities."""
+        if self.store is not None:
+            self.history.merge_outcomes(self.store.load_entity_stats(entity_keys))
+
+    def serve(self, model: RiskModel) -> None:
+        """Serve ``model`` from now on, as ``refresh_model`` does on a new champion: the thresholds restart
+        from its reference scores; the hubs' budgets and the entity history carry on."""
+        self.models = ModelSource.fixed(model)
+        self.policy.reset_scores(self._reference_scores())
+
+    def set_capacity_fraction(self, fraction: float) -> None:
+        """With several scorers in a group, this one owns ``fraction`` of every hub's traffic and capacity."""
+        self.policy.set_capacity_fraction(fraction)
 
     @property
     def last_error(self) -> str | None:

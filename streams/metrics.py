@@ -1,6 +1,6 @@
 """Prometheus metrics of one scorer process, and the small HTTP server that serves them beside its readiness.
 
-Counts move when a batch is committed (``StreamScorer.on_committed``), so a batch retried after a
+Counts move when a batch is committed (``StreamScorer``'s ``on_committed`` hook), so a batch retried after a
 failure, or dropped after a rebalance and replayed by another scorer, is counted once, by whoever
 commits it. Consumer lag is what this scorer has consumed against what was produced to the partitions
 it owns: the high-water mark from the broker's fetch responses minus the next offset to commit. The
@@ -60,17 +60,22 @@ class ScorerMetrics:
                                  "timestamp) to its decision published and the offset committed",
                                  buckets=LATENCY_BUCKETS, registry=r)
         self._next_offsets: dict[TopicPartition, int] = {}
+        self._stream: StreamScorer | None = None
 
     def attach(self, stream: StreamScorer) -> None:
-        """Count every batch ``stream`` commits and report its model, partitions and retries when scraped."""
+        """Report ``stream``'s model, partitions and retries when scraped, and its lag after each committed batch.
+
+        The stream counts into these metrics when it was built with ``on_committed=metrics.committed``.
+        """
+        self._stream = stream
         self.registry.register(_StreamState(stream))
 
-        def committed(polled: dict[TopicPartition, list[ConsumerRecord]], decisions: list[Decision],
-                      rejected: list[tuple[ConsumerRecord, Rejected]]) -> None:
-            self.observe(polled, decisions, rejected)
-            self.update_lag(stream.consumer.assignment(), stream.consumer.highwater)
-
-        stream.on_committed = committed
+    def committed(self, polled: dict[TopicPartition, list[ConsumerRecord]], decisions: list[Decision],
+                  rejected: list[tuple[ConsumerRecord, Rejected]]) -> None:
+        """A ``StreamScorer``'s ``on_committed`` hook: count the batch and update the lag of the attached stream."""
+        self.observe(polled, decisions, rejected)
+        if self._stream is not None:
+            self.update_lag(self._stream.consumer.assignment(), self._stream.consumer.highwater)
 
     def observe(self, polled: dict[TopicPartition, list[ConsumerRecord]], decisions: Iterable[Decision],
                 rejected: Iterable[tuple[ConsumerRecord, Rejected]], now: float | None = None) -> None:
@@ -184,14 +189,16 @@ class MetricsServer:
         self._server.server_close()
 
 
-def serve_scorer(stream: StreamScorer, host: str, port: int) -> MetricsServer:
-    """Metrics and readiness for a ``parcelguard score`` process: ready with store, broker and a model."""
+def serve_scorer(stream: StreamScorer, metrics: ScorerMetrics, host: str, port: int) -> MetricsServer:
+    """Metrics and readiness for a ``parcelguard score`` process: ready with store, broker and a model.
+
+    ``stream`` was built with ``on_committed=metrics.committed``.
+    """
     from prometheus_client import disable_created_metrics
 
     from scoring import readiness
 
     disable_created_metrics()  # the *_created series only double the output of a long-running process
-    metrics = ScorerMetrics()
     metrics.attach(stream)
     checks = readiness.Readiness({
         "database": lambda: readiness.database(stream.store.engine),

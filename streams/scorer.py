@@ -78,6 +78,7 @@ class StreamScorer:
         max_manifest_bytes: int = 64 * 1024,
         poll_records: int = 1000,
         on_batch: Callable[[list[Decision]], None] | None = None,
+        on_committed: Callable[[Polled, list[Decision], list[tuple[ConsumerRecord, Rejected]]], None] | None = None,
     ) -> None:
         self.scorer = scorer
         self.store = store
@@ -86,8 +87,8 @@ class StreamScorer:
         self.max_manifest_bytes = max_manifest_bytes
         self.poll_records = poll_records
         self.on_batch = on_batch
-        # Told of every committed batch: records, decisions, rejections (streams/metrics.py listens here).
-        self.on_committed: Callable[[Polled, list[Decision], list[tuple[ConsumerRecord, Rejected]]], None] | None = None
+        # Told of every committed batch: records, decisions, rejections (``ScorerMetrics.committed`` listens here).
+        self.on_committed = on_committed
         self.worker_id = f"scorer-{socket.gethostname()}-{os.getpid()}-{id(self) % 10000}"
         self.counters = Counters()
         self._stop = threading.Event()
@@ -144,7 +145,7 @@ class StreamScorer:
         self._assigned = assigned
         total = len(self.consumer.partitions_for_topic(topics.MANIFESTS) or ())
         if assigned and total:
-            self.scorer.policy.set_capacity_fraction(len(assigned) / total)
+            self.scorer.set_capacity_fraction(len(assigned) / total)
         log.info("partitions assigned", extra={"partitions": sorted(tp.partition for tp in assigned), "of": total})
 
     def close(self) -> None:

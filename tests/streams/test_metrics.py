@@ -61,7 +61,7 @@ def test_metrics_count_what_the_scorer_consumed_decided_and_dead_lettered(
     poison = [b"{not json", orjson.dumps({"schema_version": 1, "parcel_id": "NOHUB"}),
               orjson.dumps({"schema_version": 9})]
     metrics = ScorerMetrics()
-    stream = _stream(settings, store, broker.bootstrap)
+    stream = _stream(settings, store, broker.bootstrap, on_committed=metrics.committed)
     metrics.attach(stream)
     checks = readiness.Readiness({"database": lambda: readiness.database(store.engine),
                                   "broker": lambda: readiness.broker(broker.bootstrap),
@@ -112,7 +112,7 @@ def test_consumer_lag_is_what_was_produced_minus_what_was_consumed(
     produced = 300
     publish(broker.bootstrap, [orjson.dumps(manifest(parcel_id=f"L{i:04d}")) for i in range(produced)])
     metrics = ScorerMetrics()
-    stream = _stream(settings, store, broker.bootstrap, poll_records=100)
+    stream = _stream(settings, store, broker.bootstrap, poll_records=100, on_committed=metrics.committed)
     metrics.attach(stream)
     try:
         polled: dict[TopicPartition, list[Any]] = {}

@@ -171,7 +171,7 @@ class ScoredArm:
 
     def _scorer(self, model: RiskModel, history: HistoryState) -> Scorer:
         scorer = Scorer(self.settings, self.store, ModelSource.fixed(model), cache_history=True)
-        scorer.history = history  # the entity history continues from the bootstrap, as a seeded store would
+        scorer.continue_history(history)  # the entity history continues from the bootstrap
         return scorer
 
     def decide(self, day: int, parcels: list[Parcel]) -> dict[str, str]:
@@ -219,7 +219,7 @@ class ScoredArm:
                                               result="contraband" if p.label else "clear"), "simulator")
             keys.update(self.scorer.features.entity_keys(p.manifest).all())
         if keys:
-            self.scorer.history.merge_outcomes(self.store.load_entity_stats(keys))
+            self.scorer.merge_outcomes(keys)
 
     def finish(self) -> None:
         """The screenings still under way when the simulation ends are recorded too."""
@@ -251,8 +251,7 @@ class ScoredArm:
             self.champion, self.trained_until = model, test.times[0] if len(test) else math.inf
             # As a running scorer does on a new champion (Scorer.refresh_model): the model and the score
             # window it reads thresholds from change; the hubs' budgets and the entity history carry on.
-            self.scorer.models = ModelSource.fixed(model)
-            self.scorer.policy.reset_scores(list(model.schema.reference.get("score_sample", [])))
+            self.scorer.serve(model)
         found = Retraining(day, self.name, len(data), data.positives, comparison.promoted, comparison.reason,
                            model.version, comparison.challenger, comparison.champion)
         self.retrainings.append(found)
