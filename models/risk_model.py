@@ -1,7 +1,7 @@
 """The model wrapper: a LightGBM booster travelling with its feature schema and calibration.
 
 Scoring takes numpy arrays in a fixed column order with categorical codes (the fast path measured
-in the field notes); unseen categories become missing, so a value never seen in training scores.
+in docs/broker-notes.md); unseen categories become missing, so a value never seen in training scores.
 """
 
 from __future__ import annotations

@@ -207,7 +207,7 @@ def latency_at(bootstrap: str, items: list[dict[str, Any]], rate: float) -> np.n
     stop = threading.Event()
     reader = threading.Thread(target=_decision_reader, args=(bootstrap, wanted, received, stop), daemon=True)
     reader.start()
-    time.sleep(4.0)  # the reader's group join (field notes, defect 1)
+    time.sleep(4.0)  # the reader's group join (docs/broker-notes.md, defect 1)
 
     def stamp(i: int) -> None:
         sent[items[i]["parcel_id"]] = time.monotonic()

@@ -17,7 +17,7 @@ from models import topics
 
 log = logging.getLogger(__name__)
 
-# Tansu hands out partitions only after ~half the session timeout (field notes, defect 1).
+# Tansu hands out partitions only after ~half the session timeout (docs/broker-notes.md, defect 1).
 SESSION_TIMEOUT_MS = 6000
 FETCH_MAX_WAIT_MS = 20
 HEARTBEAT_MS = 2000
@@ -51,7 +51,7 @@ def consumer(bootstrap: str, group_id: str, *subscribe: str, **overrides: object
         "bootstrap_servers": bootstrap,
         "group_id": group_id,
         "enable_auto_commit": False,
-        "auto_offset_reset": "earliest",  # plus idempotent decisions: see field notes, defect 3
+        "auto_offset_reset": "earliest",  # plus idempotent decisions: see docs/broker-notes.md, defect 3
         "session_timeout_ms": SESSION_TIMEOUT_MS,
         "heartbeat_interval_ms": HEARTBEAT_MS,
         "max_poll_records": 1000,

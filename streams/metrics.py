@@ -5,7 +5,7 @@ failure, or dropped after a rebalance and replayed by another scorer, is counted
 commits it. Consumer lag is what this scorer has consumed against what was produced to the partitions
 it owns: the high-water mark from the broker's fetch responses minus the next offset to commit. The
 broker's reported end offsets are not used: the embedded broker reports roughly the start of the last
-batch there (field notes, defect 3), while fetch responses carry the true high-water mark.
+batch there (docs/broker-notes.md, defect 3), while fetch responses carry the true high-water mark.
 """
 
 from __future__ import annotations

@@ -107,7 +107,7 @@ def test_metrics_count_what_the_scorer_consumed_decided_and_dead_lettered(
 
 def test_consumer_lag_is_what_was_produced_minus_what_was_consumed(
         settings: Settings, store: Store, broker: EmbeddedBroker) -> None:
-    """On the embedded broker the reported end offsets are wrong (field notes, defect 3); the lag is still exact."""
+    """On the embedded broker the reported end offsets are wrong (docs/broker-notes.md, defect 3); the lag is exact."""
     clients.ensure_topics(broker.bootstrap, 1)
     produced = 300
     publish(broker.bootstrap, [orjson.dumps(manifest(parcel_id=f"L{i:04d}")) for i in range(produced)])
