@@ -16,7 +16,8 @@ import numpy as np
 import orjson
 import pytest
 
-from training.world.generate import CONTRABAND_TYPES, NEW_PATTERN, PATTERNS, WorldConfig, generate, write_world
+from training.world.generate import WorldConfig, generate, write_world
+from training.world.tables import CONTRABAND_TYPES, NEW_PATTERN, PATTERNS
 
 WORLD = WorldConfig(days=16, parcels_per_day=4000, seed=3, new_pattern_day=10)
 SMALL = WorldConfig(days=4, parcels_per_day=800, seed=5, new_pattern_day=1, shift_day=2)

@@ -42,7 +42,8 @@ from scoring.store import Store
 from training.dataset import TrainingSet, from_decision_log, read_jsonl, replay_manifests
 from training.promote import judge
 from training.train import NotEnoughLabels, TrainConfig, fit
-from training.world.generate import NEW_PATTERN, WorldConfig, generate
+from training.world.generate import WorldConfig, generate
+from training.world.tables import NEW_PATTERN
 
 log = logging.getLogger(__name__)
 ARMS = ("system", "no_exploration", "rules_only", "random", "all_priority")
