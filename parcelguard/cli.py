@@ -1,4 +1,8 @@
-"""The ``parcelguard`` console script: every job behind one Typer app."""
+"""The ``parcelguard`` console script: every job behind one Typer app.
+
+Over 400 lines because it holds one thin command per job (about twenty); each imports its work lazily from
+the layers below, so ``--help`` stays fast and the work lives where the Layout section of the README says.
+"""
 
 from __future__ import annotations
 

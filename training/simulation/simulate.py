@@ -9,6 +9,9 @@ the champion by ``training.promote.judge`` and swapped in when it wins. The same
 screened by baselines at the same capacity: exploration off (the same loop), rules only (the hard
 rules plus the domain brief's risk indicators), random, and every priority-origin parcel (the old
 policy). The perfect ranking screens the parcels with the highest true probability.
+
+Over 400 lines because the scored arms and the baselines must see one world's parcels, days and seeds in
+step; ``report`` and ``seeds`` beside it write the results.
 """
 
 from __future__ import annotations
