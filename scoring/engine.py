@@ -198,7 +198,7 @@ class Scorer:
             return
         self._capacities_read = now
         try:
-            overrides = {hub: int(row["per_hour"]) for hub, row in self.store.hub_capacities().items()}
+            overrides = {hub: int(row.per_hour) for hub, row in self.store.capacity.overrides().items()}
         except Exception as exc:  # the store being down must not stop scoring: keep the capacities in force
             log.warning("could not read hub capacities; keeping those in force",
                         extra={"error": f"{type(exc).__name__}: {exc}"})
@@ -214,7 +214,7 @@ class Scorer:
     def process(self, batch: list[tuple[Manifest, dict[str, Any]]]) -> list[Decision]:
         """Decisions for a batch, in input order; existing ones are returned, never remade."""
         ids = [m.parcel_id for m, _ in batch]
-        existing = self.store.existing_decisions(ids) if self.store is not None else {}
+        existing = self.store.decisions.existing(ids) if self.store is not None else {}
         fresh: list[tuple[Manifest, dict[str, Any]]] = []
         seen: set[str] = set(existing)
         for manifest, raw in batch:
@@ -227,10 +227,10 @@ class Scorer:
         records = self.decide(fresh, history, keys)
         made = {r.decision.parcel_id: r.decision for r in records}
         if self.persist and self.store is not None and records:
-            inserted = self.store.record_decisions(records, {k: history.stats[k] for k in history.dirty}, history.base)
+            inserted = self.store.decisions.record(records, {k: history.stats[k] for k in history.dirty}, history.base)
             if inserted != len(records):
                 # Another scorer (after a rebalance) stored some of these first: publish what is stored.
-                made.update(self.store.existing_decisions(list(made)))
+                made.update(self.store.decisions.existing(list(made)))
                 log.info("some parcels were decided elsewhere first; using the stored decisions",
                          extra={"records": len(records), "inserted": inserted})
         history.written()
@@ -242,9 +242,9 @@ class Scorer:
             return self.history
         if self.cache_history:
             missing = [k for k in keys if k not in self.history.stats]
-            self.history.take(self.store.load_entity_stats(missing))
+            self.history.take(self.store.stats.load(missing))
             return self.history
-        return HistoryState.loaded(self.store.load_entity_stats(keys))
+        return HistoryState.loaded(self.store.stats.load(keys))
 
     def decide(self, batch: list[tuple[Manifest, dict[str, Any]]], history: HistoryState,
                entity_keys: list[EntityKeys] | None = None) -> list[DecisionRecord]:
