@@ -1,4 +1,4 @@
-"""What every repository shares: the engine, the dialect's upsert, and the clock-free helpers."""
+"""What every repository shares: the engine and the dialect's INSERT ... ON CONFLICT."""
 
 from __future__ import annotations
 

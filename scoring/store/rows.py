@@ -1,8 +1,9 @@
 """Typed rows the store hands out, one family per entity: what callers read instead of ``dict[str, Any]``.
 
-Writes take the domain's own types (``Decision``, ``Outcome``) or the small input rows below; reads return
-frozen dataclasses with aware UTC datetimes. Monitoring rows stay a ``TypedDict``: the monitoring report
-reads them by key and its tests build them by hand.
+Writes take the domain's own types (``Decision``, ``Outcome``) or ``DecisionRecord``; reads return frozen
+rows with aware UTC datetimes: ``StoredDecision`` extends the published ``Decision`` (pydantic), the others
+are dataclasses. Monitoring rows stay a ``TypedDict``: the monitoring report reads them by key and its
+tests build them by hand.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypedDict
 
+from pydantic import ConfigDict
+
 from models.features import NUMERIC_FEATURES, FeatureRow
-from models.manifest import Action, Decision, Reason, Why
+from models.manifest import Action, Decision, Why
 from scoring.db import as_utc
 
 Status = Literal["pending", "screened", "released"]
@@ -25,10 +28,6 @@ def logged_row(features: list[Any]) -> FeatureRow:
     """A feature row as the store keeps it (JSON: NaN written as null) back to the row the model read."""
     n = len(NUMERIC_FEATURES)
     return [math.nan if value is None and i < n else value for i, value in enumerate(features)]
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return as_utc(value)
 
 
 def _at(value: datetime) -> datetime:
@@ -49,49 +48,32 @@ class DecisionRecord:
     shadow_score: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StoredDecision:
-    """A logged decision as the decision log holds it, with its queue state (status and claim)."""
+class StoredDecision(Decision):
+    """A logged decision: the published ``Decision`` plus what it was made from and its queue state."""
 
-    parcel_id: str
-    hub_id: str
-    action: Action
-    why: Why
-    score: float | None
-    propensity: float
-    model_name: str | None
-    model_version: str | None
+    model_config = ConfigDict(frozen=True)
+
     shadow_version: str | None
     shadow_score: float | None
-    reasons: list[Reason]
     features: list[Any] | None  # as stored: JSON, a missing value written as null
     manifest: dict[str, Any]  # redacted: personal fields are keyed hashes
     origin_province: str | None
     accepted_at: datetime
-    decided_at: datetime
     status: Status
     claimed_by: str | None
     claim_expires_at: datetime | None
 
     @classmethod
     def from_row(cls, row: Any) -> StoredDecision:
-        return cls(
-            parcel_id=row.parcel_id, hub_id=row.hub_id, action=row.action, why=row.why, score=row.score,
-            propensity=row.propensity, model_name=row.model_name, model_version=row.model_version,
-            shadow_version=row.shadow_version, shadow_score=row.shadow_score,
-            reasons=[Reason.model_validate(r) for r in row.reasons or []], features=row.features,
-            manifest=row.manifest if isinstance(row.manifest, dict) else {},
-            origin_province=row.origin_province, accepted_at=_at(row.accepted_at), decided_at=_at(row.decided_at),
-            status=row.status, claimed_by=row.claimed_by, claim_expires_at=_utc(row.claim_expires_at),
-        )
+        data = dict(row._mapping)
+        data.update(manifest=row.manifest if isinstance(row.manifest, dict) else {}, reasons=row.reasons or [],
+                    accepted_at=_at(row.accepted_at), decided_at=_at(row.decided_at),
+                    claim_expires_at=as_utc(row.claim_expires_at))
+        return cls.model_validate(data)
 
     def to_decision(self) -> Decision:
         """The decision as it was published on parcel.decisions."""
-        return Decision(
-            parcel_id=self.parcel_id, hub_id=self.hub_id, action=self.action, why=self.why,
-            score=self.score, propensity=self.propensity, model_name=self.model_name,
-            model_version=self.model_version, reasons=list(self.reasons), decided_at=self.decided_at,
-        )
+        return Decision.model_validate({name: getattr(self, name) for name in Decision.model_fields})
 
     def holder(self, now: datetime) -> str | None:
         """Who holds a live claim on the parcel at ``now``, if anyone."""
@@ -105,8 +87,8 @@ class ParcelHit:
 
     parcel_id: str
     hub_id: str
-    action: str
-    why: str
+    action: Action
+    why: Why
     score: float | None
     status: str
     decided_at: datetime
@@ -240,7 +222,7 @@ class StoredAlert:
     def from_row(cls, row: Any) -> StoredAlert:
         data = dict(row._mapping)
         for key in ("window_start", "window_end", "first_seen_at", "last_seen_at", "acknowledged_at"):
-            data[key] = _utc(data.get(key))
+            data[key] = as_utc(data.get(key))
         return cls(**data)
 
     def as_dict(self) -> dict[str, Any]:
