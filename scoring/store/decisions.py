@@ -19,7 +19,7 @@ from models.manifest import Decision
 from scoring.db import decisions
 from scoring.store.base import Repository
 from scoring.store.bulk import FOUND, SEEN, add_stats, bulk_write, read_stats, upsert_stats
-from scoring.store.rows import DecisionRecord, StoredDecision
+from scoring.store.rows import DecisionRecord, StoredDecision, decision_from_row
 
 _DECISION_COLUMNS = (
     "parcel_id", "hub_id", "action", "why", "score", "propensity", "model_name", "model_version",
@@ -75,8 +75,9 @@ class Decisions(Repository):
         if not parcel_ids:
             return {}
         with self.engine.connect() as conn:
-            rows = conn.execute(select(decisions).where(decisions.c.parcel_id.in_(list(set(parcel_ids)))))
-            return {row.parcel_id: StoredDecision.from_row(row).to_decision() for row in rows}
+            columns = [decisions.c[name] for name in Decision.model_fields]
+            rows = conn.execute(select(*columns).where(decisions.c.parcel_id.in_(list(set(parcel_ids)))))
+            return {row.parcel_id: decision_from_row(row) for row in rows}
 
     def get(self, parcel_id: str) -> StoredDecision | None:
         with self.engine.connect() as conn:

@@ -16,7 +16,7 @@ from typing import Any, Literal, TypedDict
 from pydantic import ConfigDict
 
 from models.features import NUMERIC_FEATURES, FeatureRow
-from models.manifest import Action, Decision, Why
+from models.manifest import Action, Decision, Reason, Why
 from scoring.db import as_utc
 
 Status = Literal["pending", "screened", "released"]
@@ -32,6 +32,15 @@ def logged_row(features: list[Any]) -> FeatureRow:
 
 def _at(value: datetime) -> datetime:
     return as_utc(value) or value
+
+
+def decision_from_row(row: Any) -> Decision:
+    """The published ``Decision`` from a decision-log row (or a ``StoredDecision``): the one place it is rebuilt."""
+    return Decision(
+        parcel_id=row.parcel_id, hub_id=row.hub_id, action=row.action, why=row.why, score=row.score,
+        propensity=row.propensity, model_name=row.model_name, model_version=row.model_version,
+        reasons=[Reason.model_validate(r) for r in row.reasons], decided_at=_at(row.decided_at),
+    )
 
 
 # --- decisions --------------------------------------------------------------------------------------
@@ -73,7 +82,7 @@ class StoredDecision(Decision):
 
     def to_decision(self) -> Decision:
         """The decision as it was published on parcel.decisions."""
-        return Decision.model_validate({name: getattr(self, name) for name in Decision.model_fields})
+        return decision_from_row(self)
 
     def holder(self, now: datetime) -> str | None:
         """Who holds a live claim on the parcel at ``now``, if anyone."""
