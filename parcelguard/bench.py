@@ -164,7 +164,7 @@ def _count(settings: Settings) -> Callable[[], int]:
 
     store = Store(make_engine(settings.database_url))
     store.create_schema()
-    return store.count_decisions
+    return store.decisions.count
 
 
 def _drain_rate(count: Callable[[], int], total: int, timeout_s: float = 900) -> float:

@@ -478,7 +478,7 @@ def add_key(
     if role in ("screener", "hub") and not hub:
         raise typer.BadParameter(f"a {role} key works for one hub: give --hub")
     token = secrets.token_urlsafe(24)
-    _store(get_settings()).add_api_key(name, role, token, hub)
+    _store(get_settings()).access.add_key(name, role, token, hub)
     sys.stdout.write(token + "\n")
 
 

@@ -94,7 +94,7 @@ def run_all(settings: Settings, console: Console, *, rate: float, history_days: 
         hubs = ("HAK-MEILAN", "HAK-XIUYING", "SYX-TIANYA")
         token = secrets.token_urlsafe(18)
         for hub in hubs:
-            store.add_api_key(f"demo-screener-{hub}", "screener", f"{token}-{hub}", hub)
+            store.access.add_key(f"demo-screener-{hub}", "screener", f"{token}-{hub}", hub)
         base = f"http://{settings.api_host}:{settings.api_port}"
         console.print(f"\n[bold green]ParcelGuard is running.[/] Feeding {rate:.0f} manifests/s.\n"
                       f"  queue page:  {base}/  (sign in with the key below)\n"

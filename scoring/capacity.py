@@ -15,5 +15,5 @@ if TYPE_CHECKING:
 
 def in_force(store: Store, settings: Settings) -> dict[str, int]:
     """Screenings per hour by hub: configured figures, overridden by those an admin set in the store."""
-    overrides = {hub: int(row["per_hour"]) for hub, row in store.hub_capacities().items()}
+    overrides = {hub: int(row.per_hour) for hub, row in store.capacity.overrides().items()}
     return {**settings.hub_capacity_per_hour, **overrides}

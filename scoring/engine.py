@@ -215,7 +215,7 @@ class Scorer:
     def merge_outcomes(self, entity_keys: Iterable[str]) -> None:
         """Read back into the cached history the outcome counts the store moved for these entities."""
         if self.store is not None:
-            self.history.merge_outcomes(self.store.load_entity_stats(entity_keys))
+            self.history.merge_outcomes(self.store.stats.load(entity_keys))
 
     def serve(self, model: RiskModel) -> None:
         """Serve ``model`` from now on, as ``refresh_model`` does on a new champion: the thresholds restart
@@ -235,7 +235,7 @@ class Scorer:
     def process(self, batch: list[tuple[Manifest, dict[str, Any]]]) -> list[Decision]:
         """Decisions for a batch, in input order; existing ones are returned, never remade."""
         ids = [m.parcel_id for m, _ in batch]
-        existing = self.store.existing_decisions(ids) if self.store is not None else {}
+        existing = self.store.decisions.existing(ids) if self.store is not None else {}
         fresh: list[tuple[Manifest, dict[str, Any]]] = []
         seen: set[str] = set(existing)
         for manifest, raw in batch:
@@ -248,10 +248,10 @@ class Scorer:
         records = self.decide(fresh, history, keys)
         made = {r.decision.parcel_id: r.decision for r in records}
         if self.persist and self.store is not None and records:
-            inserted = self.store.record_decisions(records, {k: history.stats[k] for k in history.dirty}, history.base)
+            inserted = self.store.decisions.record(records, {k: history.stats[k] for k in history.dirty}, history.base)
             if inserted != len(records):
                 # Another scorer (after a rebalance) stored some of these first: publish what is stored.
-                made.update(self.store.existing_decisions(list(made)))
+                made.update(self.store.decisions.existing(list(made)))
                 log.info("some parcels were decided elsewhere first; using the stored decisions",
                          extra={"records": len(records), "inserted": inserted})
         history.written()
@@ -263,9 +263,9 @@ class Scorer:
             return self.history
         if self.cache_history:
             missing = [k for k in keys if k not in self.history.stats]
-            self.history.take(self.store.load_entity_stats(missing))
+            self.history.take(self.store.stats.load(missing))
             return self.history
-        return HistoryState.loaded(self.store.load_entity_stats(keys))
+        return HistoryState.loaded(self.store.stats.load(keys))
 
     def decide(self, batch: list[tuple[Manifest, dict[str, Any]]], history: HistoryState,
                entity_keys: list[EntityKeys] | None = None) -> list[DecisionRecord]:

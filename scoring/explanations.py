@@ -8,15 +8,13 @@ inputs, so for a published ``SCREEN`` decision it returns exactly the reasons th
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
 
 from models import registry
-from models.features import NUMERIC_FEATURES, FeatureRow
 from models.manifest import Reason
 from models.risk_model import RiskModel
+from scoring.store.rows import StoredDecision, logged_row
 
 # Reasons that do not come from the model; their ``feature`` names none of the model's features.
 POLICY_FEATURES = frozenset({"rule", "exploration", "fail_safe"})
@@ -36,29 +34,22 @@ def policy_reasons(why: str, propensity: float, rule_text: str | None) -> list[R
     return []
 
 
-def logged_row(features: list[Any]) -> FeatureRow:
-    """A feature row as the store keeps it (JSON: NaN written as null) back to the row the model read."""
-    n = len(NUMERIC_FEATURES)
-    return [math.nan if value is None and i < n else value for i, value in enumerate(features)]
-
-
 @lru_cache(maxsize=8)
 def _registry_model(name: str, version: str) -> RiskModel:
     return registry.load_version(name, version)
 
 
 def explain_logged(
-    row: Mapping[str, Any], top_k: int = 3, load: ModelLoader | None = None
+    row: StoredDecision, top_k: int = 3, load: ModelLoader | None = None
 ) -> list[Reason]:
-    """The explanation of a stored decision (a ``Store.decision`` row), recomputed from its logged inputs.
+    """The explanation of a stored decision, recomputed from its logged inputs.
 
     Policy reasons (rule hit, exploration, fail-safe) are what the policy recorded; model contributions
     are recomputed from the logged feature row with the model version that made the decision. For a
     ``RELEASE`` this is the explanation it would have been published with, had it been screened.
     """
-    reasons = [Reason.model_validate(r) for r in row.get("reasons") or []]
-    kept = [r for r in reasons if r.feature in POLICY_FEATURES]
-    name, version, features = row.get("model_name"), row.get("model_version"), row.get("features")
+    kept = [r for r in row.reasons if r.feature in POLICY_FEATURES]
+    name, version, features = row.model_name, row.model_version, row.features
     if not name or not version or features is None:
         return kept
     model = (load or _registry_model)(str(name), str(version))

@@ -80,16 +80,16 @@ def model_in_service(store: Store, now: datetime | None = None) -> Check:
     """For the API: live scorers report a model in service and none is in fail-safe."""
     now = now or datetime.now(UTC)
     try:
-        live = [w for w in store.workers()
-                if w["kind"] == "scorer" and w["heartbeat_at"] and now - w["heartbeat_at"] < LIVE_SCORER]
+        live = [w for w in store.workers.statuses()
+                if w.kind == "scorer" and w.heartbeat_at and now - w.heartbeat_at < LIVE_SCORER]
     except Exception as exc:
         return Check(False, f"cannot read scorer status: {_error(exc)}")
     if not live:
         return Check(False, f"no scorer has reported in the last {LIVE_SCORER.total_seconds():.0f} s")
-    failing = [w["worker_id"] for w in live if w["fail_safe"] or not w["model_version"]]
+    failing = [w.worker_id for w in live if w.fail_safe or not w.model_version]
     if failing:
         return Check(False, f"{len(failing)} of {len(live)} scorer(s) in fail-safe (no model): {', '.join(failing)}")
-    versions = sorted({str(w["model_version"]) for w in live})
+    versions = sorted({str(w.model_version) for w in live})
     return Check(True, f"{len(live)} scorer(s) serving model version(s) {', '.join(versions)}")
 
 

@@ -61,7 +61,7 @@ class OutcomeConsumer:
             return f"invalid JSON: {exc}"
         except ValidationError as exc:
             return f"invalid outcome: {explain_validation(exc)}"
-        if not self.store.record_outcome(outcome, actor="xray-station"):
+        if not self.store.outcomes.record(outcome, actor="xray-station"):
             log.warning("outcome for a parcel with no decision stored", extra={"parcel_id": outcome.parcel_id})
         self.recorded += 1
         return None

@@ -317,7 +317,7 @@ class StreamScorer:
                 "seconds": {k: round(v, 2) for k, v in self.counters.seconds.items()}})
         model = self.scorer.models.current
         try:
-            self.store.heartbeat(self.worker_id, "scorer", {
+            self.store.workers.heartbeat(self.worker_id, "scorer", {
                 "model_version": model.version if model else None,
                 "fail_safe": model is None,
                 "consumed": self.counters.consumed,

@@ -76,9 +76,9 @@ def scenario(root: Path) -> Scenario:
         truth[raw["parcel_id"]] = bool(fact["label"])
         batch.append((Manifest.model_validate(raw), raw))
         if len(batch) == 1000:
-            store.record_decisions(scorer.decide(batch, history), {})
+            store.decisions.record(scorer.decide(batch, history), {})
             batch.clear()
-    store.record_decisions(scorer.decide(batch, history), {})
+    store.decisions.record(scorer.decide(batch, history), {})
     _screen(store, truth)
     return Scenario(settings, store, truth)
 
@@ -86,15 +86,15 @@ def scenario(root: Path) -> Scenario:
 def _screen(store: Store, truth: dict[str, bool]) -> None:
     """Screeners record what they find; some released contraband surfaces later (seeded)."""
     rng = random.Random(3)
-    since, until = store.decision_time_range() or (None, None)
+    since, until = store.reads.time_range() or (None, None)
     assert since is not None and until is not None
-    for row in store.monitoring_rows(since, until + timedelta(seconds=1)):
+    for row in store.reads.monitoring_rows(since, until + timedelta(seconds=1)):
         label = truth[row["parcel_id"]]
         at = row["accepted_at"] + timedelta(hours=1)
         if row["action"] == "SCREEN":
             outcome = Outcome(parcel_id=row["parcel_id"], screened_at=at, result="contraband" if label else "clear",
                               contraband_type="methamphetamine" if label else None)
-            store.record_outcome(outcome, "screener-1")
+            store.outcomes.record(outcome, "screener-1")
         elif label and row["why"] != "out_of_scope" and rng.random() < 0.3:
-            store.record_outcome(Outcome(parcel_id=row["parcel_id"], screened_at=at + timedelta(days=2),
+            store.outcomes.record(Outcome(parcel_id=row["parcel_id"], screened_at=at + timedelta(days=2),
                                          result="contraband", source="late"), "police-liaison")

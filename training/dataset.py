@@ -203,7 +203,7 @@ def from_decision_log(store: Store, since: datetime | None = None, until: dateti
     """
     data = TrainingSet(source="decision-log")
     population: deque[tuple[float, FeatureRow]] = deque(maxlen=POPULATION_SAMPLE)
-    for row in store.labelled_rows(since=since, until=until):
+    for row in store.reads.labelled_rows(since=since, until=until):
         if row.why == "out_of_scope":
             continue
         at = row.accepted_at.timestamp()

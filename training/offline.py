@@ -61,7 +61,7 @@ def decisions_vs_truth(decisions: Path, truth: Path, share: float) -> dict[str, 
 
 def recent_log(settings: Settings, store: Store, days: float = 7.0) -> dict[str, Any]:
     """The champion and challenger on the last ``days`` of labelled decisions (event time, IPW-weighted)."""
-    span = store.decision_time_range()
+    span = store.reads.time_range()
     if span is None:
         raise ValueError("the decision log is empty")
     since = span[1] - timedelta(days=days)

@@ -71,8 +71,8 @@ def history_set(
     """Replay a labelled history; hand its entity state to an empty store so scoring continues from it."""
     builder = FeatureBuilder(Hasher(settings.hash_key.get_secret_value()))
     data, history = replay_history(manifests, outcomes, builder, _policy(settings), progress=progress)
-    if store is not None and store.count_decisions() == 0:
-        store.save_entity_stats(history.stats)
+    if store is not None and store.decisions.count() == 0:
+        store.stats.save(history.stats)
         log.info("entity history seeded from the labelled history", extra={"entities": len(history.stats)})
     return data
 
@@ -121,7 +121,8 @@ def new_labels_since_last_run(settings: Settings, store: Store) -> int:
             if end:
                 moment = datetime.fromisoformat(end)
                 newest = moment if newest is None or moment > newest else newest
-    return sum(1 for row in store.labelled_rows(since=newest) if row.label is not None and row.why != "out_of_scope")
+    return sum(1 for row in store.reads.labelled_rows(since=newest)
+               if row.label is not None and row.why != "out_of_scope")
 
 
 def run_scheduled(

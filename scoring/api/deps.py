@@ -74,12 +74,12 @@ def current_user(
         raise HTTPException(status.HTTP_401_UNAUTHORIZED,
                             "not signed in: send `Authorization: Bearer <API key or token>`",
                             headers={"WWW-Authenticate": "Bearer"})
-    found = store.principal(token)
+    found = store.access.principal(token)
     if found is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED,
                             "unknown, expired or revoked key or token: ask an admin for a new key",
                             headers={"WWW-Authenticate": "Bearer"})
-    return Principal(found["name"], found["role"], found["hub_id"], found["via"], token)
+    return Principal(found.name, found.role, found.hub_id, found.via, token)
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

@@ -28,8 +28,8 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         now = datetime.now(UTC)
-        live = [w for w in self.store.workers()
-                if w["kind"] == "scorer" and w["heartbeat_at"] and now - w["heartbeat_at"] < LIVE_SCORER]
+        live = [w for w in self.store.workers.statuses()
+                if w.kind == "scorer" and w.heartbeat_at and now - w.heartbeat_at < LIVE_SCORER]
         yield GaugeMetricFamily("parcelguard_fleet_scorers_live", "Scorers heard from in the last 30 s",
                                 value=len(live))
         version = GaugeMetricFamily("parcelguard_fleet_model_version", "1 per live scorer and the model version "
@@ -44,12 +44,12 @@ class StoreCollector(Collector):
                                       ("decided", "Decisions a scorer published"),
                                       ("dead_lettered", "Manifests a scorer dead-lettered"))}
         for w in live:
-            worker = str(w["worker_id"])
-            version.add_metric([worker, str(w["model_version"] or "none")], 1)
-            fail_safe.add_metric([worker], 1 if w["fail_safe"] else 0)
-            age.add_metric([worker], (now - w["heartbeat_at"]).total_seconds())
+            worker = str(w.worker_id)
+            version.add_metric([worker, str(w.model_version or "none")], 1)
+            fail_safe.add_metric([worker], 1 if w.fail_safe else 0)
+            age.add_metric([worker], (now - w.heartbeat_at).total_seconds() if w.heartbeat_at else 0.0)
             for name, family in counts.items():
-                family.add_metric([worker], float(w[name] or 0))
+                family.add_metric([worker], float(getattr(w, name) or 0))
         yield from (version, fail_safe, age, *counts.values())
 
         waiting = GaugeMetricFamily("parcelguard_queue_waiting", "Flagged parcels waiting for a screener",
@@ -58,10 +58,10 @@ class StoreCollector(Collector):
                                  labels=["hub"])
         flagged = GaugeMetricFamily("parcelguard_flagged_last_hour", "Parcels flagged for screening in the last "
                                     "hour", labels=["hub"])
-        for hub in self.store.hubs_overview(now - QUEUE_WINDOW, now):
-            waiting.add_metric([hub["hub_id"]], hub["waiting"])
-            held.add_metric([hub["hub_id"]], hub["held"])
-            flagged.add_metric([hub["hub_id"]], hub["flagged"])
+        for hub in self.store.queue.hubs_overview(now - QUEUE_WINDOW, now):
+            waiting.add_metric([hub.hub_id], hub.waiting)
+            held.add_metric([hub.hub_id], hub.held)
+            flagged.add_metric([hub.hub_id], hub.flagged)
         yield from (waiting, held, flagged)
 
 

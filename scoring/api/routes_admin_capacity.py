@@ -13,17 +13,17 @@ router = APIRouter(prefix="/api/admin/capacity", tags=["admin"], responses=probl
 
 
 def _view(store: Store, settings: Settings, hub_id: str) -> CapacityView:
-    override = store.hub_capacities().get(hub_id)
+    override = store.capacity.overrides().get(hub_id)
     if override:
-        return CapacityView(hub_id=hub_id, per_hour=override["per_hour"], source="admin",
-                            updated_by=override["updated_by"], updated_at=override["updated_at"])
+        return CapacityView(hub_id=hub_id, per_hour=override.per_hour, source="admin",
+                            updated_by=override.updated_by, updated_at=override.updated_at)
     configured = settings.hub_capacity_per_hour.get(hub_id)
     return CapacityView(hub_id=hub_id, per_hour=configured, source="configured" if configured else "none")
 
 
 @router.get("", response_model=list[CapacityView], summary="Capacity per hour of every hub that has one")
 def read_capacities(store: StoreDep, settings: SettingsDep, user: Admin) -> list[CapacityView]:
-    hubs = sorted({*settings.hub_capacity_per_hour, *store.hub_capacities()})
+    hubs = sorted({*settings.hub_capacity_per_hour, *store.capacity.overrides()})
     return [_view(store, settings, hub) for hub in hubs]
 
 
@@ -32,5 +32,5 @@ def set_capacity(
     hub_id: HubPath, body: CapacityIn, store: StoreDep, settings: SettingsDep, user: Admin
 ) -> CapacityView:
     """Queue pages use it at once and scorers within seconds. ``per_hour: null`` goes back to the configured figure."""
-    store.set_hub_capacity(hub_id, body.per_hour, actor=user.name)
+    store.capacity.set(hub_id, body.per_hour, actor=user.name)
     return _view(store, settings, hub_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
@@ -16,26 +17,26 @@ KeyName = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9
 
 @router.get("/keys", response_model=list[KeyView], summary="Every API key: name, role, hub, active (never the key)")
 def read_keys(store: StoreDep, user: Admin) -> list[KeyView]:
-    return [KeyView.model_validate(k) for k in store.list_api_keys()]
+    return [KeyView.model_validate(k, from_attributes=True) for k in store.access.list_keys()]
 
 
 @router.post("/keys", status_code=201, response_model=KeyIssued, responses=problems(409),
              summary="Issue an API key; the key is in this response only")
 def create_key(body: KeyIn, store: StoreDep, user: Admin) -> KeyIssued:
-    existing = store.api_key(body.name)
-    if existing is not None and existing["active"]:
+    existing = store.access.key(body.name)
+    if existing is not None and existing.active:
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"an active key named {body.name!r} exists: revoke it first or choose another name")
     token = secrets.token_urlsafe(24)
-    store.add_api_key(body.name, body.role, token, body.hub_id, actor=user.name)
-    issued = store.api_key(body.name)
-    return KeyIssued(**(issued or {}), token=token)
+    store.access.add_key(body.name, body.role, token, body.hub_id, actor=user.name)
+    issued = store.access.key(body.name)
+    return KeyIssued(**(asdict(issued) if issued else {}), token=token)
 
 
 @router.delete("/keys/{name}", status_code=204, response_class=Response, responses=problems(404),
                summary="Revoke a key and every token issued for it")
 def revoke_key(name: KeyName, store: StoreDep, user: Admin) -> Response:
-    if not store.revoke_api_key(name, actor=user.name):
+    if not store.access.revoke_key(name, actor=user.name):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no active key named {name!r}")
     return Response(status_code=204)
 
@@ -46,4 +47,4 @@ def read_audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     actor: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
 ) -> list[AuditEntry]:
-    return [AuditEntry.model_validate(e) for e in store.recent_audit(limit, actor)]
+    return [AuditEntry.model_validate(e, from_attributes=True) for e in store.audit.recent(limit, actor)]

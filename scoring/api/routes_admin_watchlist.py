@@ -65,7 +65,7 @@ def add_to_watchlist(body: WatchlistChange, settings: SettingsDep, store: StoreD
     entries = [e.model_dump(exclude_none=True) for e in body.entries]
     tokens = rules.add_entries(path, _hasher(settings), entries)
     total = len(_entries(path))
-    store.audit(user.name, "watchlist_add", None, {"hashes": tokens, "kinds": [e["kind"] for e in entries]})
+    store.audit.record(user.name, "watchlist_add", None, {"hashes": tokens, "kinds": [e["kind"] for e in entries]})
     return WatchlistResult(changed=total - before, hashes=tokens, total=total)
 
 
@@ -78,5 +78,5 @@ def remove_from_watchlist(
     entries = [e.model_dump(exclude_none=True) for e in body.entries]
     tokens = [rules.entry_token(hasher, e) for e in entries]
     removed = rules.remove_entries(path, hasher, entries)
-    store.audit(user.name, "watchlist_remove", None, {"hashes": tokens, "removed": removed})
+    store.audit.record(user.name, "watchlist_remove", None, {"hashes": tokens, "removed": removed})
     return WatchlistResult(changed=removed, hashes=tokens, total=len(_entries(path)))

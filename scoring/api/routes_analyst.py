@@ -54,7 +54,7 @@ def drift_page(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no decisions from hub {hub!r} in this period")
     if version is not None and version not in built.versions:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"model version {version!r} scored nothing in this period")
-    alerts = [a for a in store.alerts(limit=200, since=built.since) if hub is None or a["scope"] == hub]
+    alerts = [a for a in store.alerts.recent(limit=200, since=built.since) if hub is None or a.scope == hub]
     return templates.TemplateResponse(request, "analyst_drift.html", {
         "user": user, "nav": "drift", "report": built, "view": report.scope_view(built, scope, version),
         "alerts": alerts, "can_ack": True, "thresholds": monitor.thresholds(), "registry_error": facts.error,
@@ -74,12 +74,12 @@ def drift_json(
 @router.get("/alerts.json")
 def alerts_json(_user: Analyst, store: StoreDep, open_only: bool = False,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
-    return store.alerts(limit=limit, open_only=open_only)
+    return [a.as_dict() for a in store.alerts.recent(limit=limit, open_only=open_only)]
 
 
 @router.post("/alerts/{alert_id}/ack", include_in_schema=False)
 def acknowledge(alert_id: int, request: Request, user: Analyst, store: StoreDep) -> RedirectResponse:
-    if not store.acknowledge_alert(alert_id, user.name):
+    if not store.alerts.acknowledge(alert_id, user.name):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no open alert {alert_id}")
     back = request.headers.get("referer", "")
     target = back[back.index("/analyst"):] if "/analyst" in back else "/analyst/drift"
@@ -87,7 +87,7 @@ def acknowledge(alert_id: int, request: Request, user: Analyst, store: StoreDep)
 
 
 def _models(settings: Settings, store: Store) -> tuple[report.RegistryFacts, dict[str, dict[str, int]]]:
-    return report.registry_facts(settings, with_reports=True), store.decisions_by_version()
+    return report.registry_facts(settings, with_reports=True), store.reads.by_version()
 
 
 @router.get("/models", response_class=HTMLResponse, include_in_schema=False)

@@ -25,7 +25,7 @@ def issue_token(store: StoreDep, user: CurrentUser) -> TokenOut:
     Revoking the key revokes every token issued for it."""
     if user.via != "key":
         raise HTTPException(status.HTTP_403_FORBIDDEN, "a token cannot issue tokens: present the API key itself")
-    token, expires = store.open_session(user.name, TOKEN_TTL, purpose="token")
+    token, expires = store.access.open_session(user.name, TOKEN_TTL, purpose="token")
     return TokenOut(name=user.name, role=user.role, hub_id=user.hub_id, access_token=token,  # type: ignore[arg-type]
                     expires_at=expires)
 
@@ -35,5 +35,5 @@ def issue_token(store: StoreDep, user: CurrentUser) -> TokenOut:
 def logout(store: StoreDep, user: CurrentUser) -> Response:
     if user.via != "token" or user.token is None:
         raise HTTPException(status.HTTP_409_CONFLICT, "an API key cannot be signed out: ask an admin to revoke it")
-    store.close_session(user.token)
+    store.access.close_session(user.token)
     return Response(status_code=204)

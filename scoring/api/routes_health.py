@@ -3,6 +3,7 @@ service), ``/health`` (the scorers' state for people) and ``/metrics`` (Promethe
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, FastAPI, Request, Response, status
@@ -38,9 +39,9 @@ def health(store: StoreDep, response: Response) -> Health:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return Health(status="degraded", database=False, scorers=[], message=f"database unavailable: {exc}")
     now = datetime.now(UTC)
-    live = [w for w in store.workers() if w["heartbeat_at"] and now - w["heartbeat_at"] < STALE]
-    scorers = [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in w.items()} for w in live]
-    if any(w["fail_safe"] for w in live):
+    live = [w for w in store.workers.statuses() if w.heartbeat_at and now - w.heartbeat_at < STALE]
+    scorers = [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(w).items()} for w in live]
+    if any(w.fail_safe for w in live):
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return Health(status="fail_safe", database=True, scorers=scorers,
                       message="FAIL-SAFE: no risk model loaded; every priority-origin parcel is being screened")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Query, Request, status
@@ -29,6 +29,7 @@ from scoring.api.deps import (
 from scoring.api.routes_auth import TOKEN_TTL
 from scoring.api.schemas import ContrabandType, SearchHit
 from scoring.store import Store
+from scoring.store.rows import KeyHolder
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
@@ -36,9 +37,8 @@ SEARCH_PAGE = 50
 CONTRABAND_TYPES: tuple[str, ...] = ContrabandType.__args__  # type: ignore[attr-defined]
 
 
-def home_for(user: Principal | dict[str, Any]) -> str:
-    hub = user.hub_id if isinstance(user, Principal) else user["hub_id"]
-    role = user.role if isinstance(user, Principal) else user["role"]
+def home_for(user: Principal | KeyHolder) -> str:
+    hub, role = user.hub_id, user.role
     if role in ("analyst", "admin"):
         return "/hubs"
     return f"/hubs/{quote(hub)}/queue" if role == "screener" and hub else "/search"
@@ -62,9 +62,9 @@ def _safe_next(target: str | None) -> str | None:
     return None if parts.scheme or parts.netloc else target
 
 
-def _signed_in(request: Request, store: Store) -> dict[str, Any] | None:
+def _signed_in(request: Request, store: Store) -> KeyHolder | None:
     token = request.cookies.get(SESSION_COOKIE)
-    return store.principal(token) if token else None
+    return store.access.principal(token) if token else None
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -79,13 +79,13 @@ def index(request: Request, store: StoreDep, next: str | None = None) -> Respons
 def login(request: Request, store: StoreDep, token: Annotated[str, Form()] = "",
           next: Annotated[str | None, Form()] = None) -> Response:
     key = token.strip()
-    found = store.principal(key) if key else None
-    if found is None or found["via"] != "key":
+    found = store.access.principal(key) if key else None
+    if found is None or found.via != "key":
         error = "Enter your API key." if not key else "That key is unknown or revoked. Check it, or ask an admin."
         return templates.TemplateResponse(request, "login.html", {"error": error, "next": _safe_next(next),
                                                                   "user": None},
                                           status_code=status.HTTP_401_UNAUTHORIZED)
-    session, _ = store.open_session(found["name"], TOKEN_TTL, purpose="page")
+    session, _ = store.access.open_session(found.name, TOKEN_TTL, purpose="page")
     response = RedirectResponse(_safe_next(next) or home_for(found), status_code=status.HTTP_303_SEE_OTHER)
     response.set_cookie(SESSION_COOKIE, session, max_age=int(TOKEN_TTL.total_seconds()), httponly=True,
                         samesite="strict", secure=request.url.scheme == "https")
@@ -96,7 +96,7 @@ def login(request: Request, store: StoreDep, token: Annotated[str, Form()] = "",
 def logout(request: Request, store: StoreDep) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        store.close_session(token)
+        store.access.close_session(token)
     response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -139,11 +139,11 @@ def search_page(request: Request, store: StoreDep, user: CurrentUser,
 
 @router.get("/parcels/{parcel_id}", response_class=HTMLResponse)
 def parcel_page(parcel_id: ParcelPath, request: Request, store: StoreDep, user: CurrentUser) -> HTMLResponse:
-    row = store.decision(parcel_id)
+    row = store.decisions.get(parcel_id)
     if row is None:
         return error_page(request, 404, f"No decision for parcel {parcel_id}. Check the waybill number or search "
                                         "by its first characters.", user)
-    check_hub(user, row["hub_id"])
+    check_hub(user, row.hub_id)
     view = views.parcel_view(row, store, show_parties=user.sees_party_hashes)
     return templates.TemplateResponse(request, "parcel.html", {
         "user": user, "nav": "search", "p": view, "contraband_types": CONTRABAND_TYPES,

@@ -4,11 +4,10 @@ one parcel's decision with its explanation and history, and the bare decision fo
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from models.manifest import Decision, Outcome, Reason
+from models.manifest import Decision, Outcome
 from scoring.api import views
 from scoring.api.deps import (
     AllHubs,
@@ -16,6 +15,7 @@ from scoring.api.deps import (
     HubPath,
     Labeller,
     ParcelPath,
+    Principal,
     QueueReader,
     Screener,
     SettingsDep,
@@ -33,6 +33,7 @@ from scoring.api.schemas import (
     problems,
 )
 from scoring.store import Store
+from scoring.store.rows import HubLoad, StoredDecision
 
 router = APIRouter(prefix="/api", tags=["screening"], responses=problems(400, 401, 403, 422))
 CLOCK_SKEW = timedelta(minutes=5)
@@ -42,18 +43,13 @@ def _hour_start(now: datetime) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0)
 
 
-def _parcel(store: Store, parcel_id: str, user: Any) -> dict[str, Any]:
-    row = store.decision(parcel_id)
+def _parcel(store: Store, parcel_id: str, user: Principal) -> StoredDecision:
+    row = store.decisions.get(parcel_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             f"no decision for parcel {parcel_id!r}: check the waybill number, or search by its start")
-    check_hub(user, row["hub_id"])
+    check_hub(user, row.hub_id)
     return row
-
-
-def _holder(row: dict[str, Any], now: datetime) -> str | None:
-    expires = row.get("claim_expires_at")
-    return row["claimed_by"] if row["claimed_by"] and expires and expires >= now else None
 
 
 def _late(parcel_id: str) -> str:
@@ -79,15 +75,15 @@ def read_queue(
     check_hub(user, hub_id)
     now = datetime.now(UTC)
     hour = _hour_start(now)
-    counts = store.hub_hour(hub_id, hour, now)
+    counts = store.queue.hub_hour(hub_id, hour, now)
     capacity = views.capacity_for(store, settings, hub_id)
     return QueueView(
         hub_id=hub_id, generated_at=now,
-        items=[views.queue_item(row, now) for row in store.queue(hub_id, limit, now)],
-        mine=[views.queue_item(row, now) for row in store.held_by(user.name, hub_id, now)],
-        waiting=counts["waiting"], held=counts["held"], hour_started_at=hour,
-        flagged_this_hour=counts["flagged"], screened_this_hour=counts["screened"],
-        capacity_per_hour=capacity, capacity_used=counts["flagged"] / capacity if capacity else None,
+        items=[views.queue_item(row, now) for row in store.queue.waiting(hub_id, limit, now)],
+        mine=[views.queue_item(row, now) for row in store.queue.held_by(user.name, hub_id, now)],
+        waiting=counts.waiting, held=counts.held, hour_started_at=hour,
+        flagged_this_hour=counts.flagged, screened_this_hour=counts.screened,
+        capacity_per_hour=capacity, capacity_used=counts.flagged / capacity if capacity else None,
         claim_ttl_s=settings.claim_ttl_seconds,
     )
 
@@ -95,12 +91,12 @@ def read_queue(
 @router.get("/hubs", response_model=list[HubSummary], summary="Every hub with parcels waiting or flagged this hour")
 def read_hubs(store: StoreDep, settings: SettingsDep, user: AllHubs) -> list[HubSummary]:
     now = datetime.now(UTC)
-    known = {h["hub_id"]: h for h in store.hubs_overview(_hour_start(now), now)}
-    for hub_id in [*settings.hub_capacity_per_hour, *store.hub_capacities()]:
-        known.setdefault(hub_id, {"hub_id": hub_id, "waiting": 0, "held": 0, "flagged": 0})
-    return [HubSummary(hub_id=h["hub_id"], waiting=h["waiting"], held=h["held"], flagged_this_hour=h["flagged"],
-                       capacity_per_hour=views.capacity_for(store, settings, h["hub_id"]))
-            for h in sorted(known.values(), key=lambda h: h["hub_id"])]
+    known = {h.hub_id: h for h in store.queue.hubs_overview(_hour_start(now), now)}
+    for hub_id in [*settings.hub_capacity_per_hour, *store.capacity.overrides()]:
+        known.setdefault(hub_id, HubLoad(hub_id))
+    return [HubSummary(hub_id=h.hub_id, waiting=h.waiting, held=h.held, flagged_this_hour=h.flagged,
+                       capacity_per_hour=views.capacity_for(store, settings, h.hub_id))
+            for h in sorted(known.values(), key=lambda h: h.hub_id)]
 
 
 @router.post("/parcels/{parcel_id}/claim", response_model=ClaimResult, responses=problems(404, 409),
@@ -109,15 +105,15 @@ def claim_parcel(parcel_id: ParcelPath, store: StoreDep, settings: SettingsDep, 
     """Two screeners can never hold the same parcel. The claim lasts ``claim_ttl_s``; claiming again renews it.
     An abandoned claim expires and the parcel returns to the queue."""
     row = _parcel(store, parcel_id, user)
-    if row["action"] != "SCREEN" or row["status"] != "pending":
+    if row.action != "SCREEN" or row.status != "pending":
         raise HTTPException(status.HTTP_409_CONFLICT,
-                            f"parcel {parcel_id} is {views.STATUS_TEXT[row['status']]}: nothing to claim")
+                            f"parcel {parcel_id} is {views.STATUS_TEXT[row.status]}: nothing to claim")
     now = datetime.now(UTC)
     ttl = timedelta(seconds=settings.claim_ttl_seconds)
-    if not store.claim(parcel_id, user.name, ttl, now):
-        holder = _holder(store.decision(parcel_id) or row, now) or "someone else"
+    if not store.claims.claim(parcel_id, user.name, ttl, now):
+        holder = (store.decisions.get(parcel_id) or row).holder(now) or "someone else"
         raise HTTPException(status.HTTP_409_CONFLICT, f"parcel {parcel_id} is held by {holder}: take another one")
-    return ClaimResult(parcel=views.queue_item(store.decision(parcel_id) or row, now), claimed_by=user.name,
+    return ClaimResult(parcel=views.queue_item(store.decisions.get(parcel_id) or row, now), claimed_by=user.name,
                        expires_at=now + ttl)
 
 
@@ -127,8 +123,8 @@ def claim_next(hub_id: HubPath, store: StoreDep, settings: SettingsDep, user: Sc
     check_hub(user, hub_id)
     now = datetime.now(UTC)
     ttl = timedelta(seconds=settings.claim_ttl_seconds)
-    parcel_id = store.claim_next(hub_id, user.name, ttl, now)
-    row = store.decision(parcel_id) if parcel_id else None
+    parcel_id = store.claims.claim_next(hub_id, user.name, ttl, now)
+    row = store.decisions.get(parcel_id) if parcel_id else None
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no flagged parcel is waiting at {hub_id}: the queue is empty")
     return ClaimResult(parcel=views.queue_item(row, now), claimed_by=user.name, expires_at=now + ttl)
@@ -138,7 +134,7 @@ def claim_next(hub_id: HubPath, store: StoreDep, settings: SettingsDep, user: Sc
                summary="Hand a claimed parcel back to the queue")
 def release_claim(parcel_id: ParcelPath, store: StoreDep, user: Screener) -> Response:
     _parcel(store, parcel_id, user)
-    if not store.release_claim(parcel_id, user.name):
+    if not store.claims.release(parcel_id, user.name):
         raise HTTPException(status.HTTP_409_CONFLICT, f"{user.name} does not hold parcel {parcel_id}")
     return Response(status_code=204)
 
@@ -149,21 +145,21 @@ def record_outcome(parcel_id: ParcelPath, body: OutcomeIn, store: StoreDep, user
     """Clear, or contraband with its type (and quantity, a note). The parcel leaves the queue and the outcome
     becomes a training label. A parcel held by another screener can only be recorded by them."""
     row = _parcel(store, parcel_id, user)
-    if row["action"] != "SCREEN":
+    if row.action != "SCREEN":
         raise HTTPException(status.HTTP_409_CONFLICT, f"parcel {parcel_id} was released, not flagged: "
                                                       f"report contraband found later with POST {_late(parcel_id)}")
-    if row["status"] != "pending":
+    if row.status != "pending":
         raise HTTPException(status.HTTP_409_CONFLICT, f"parcel {parcel_id} already has an X-ray outcome: "
                                                       f"add contraband found later with POST {_late(parcel_id)}")
     now = datetime.now(UTC)
-    holder = _holder(row, now)
+    holder = row.holder(now)
     if holder not in (None, user.name):
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"parcel {parcel_id} is held by {holder}: only they can record it")
     outcome = Outcome(parcel_id=parcel_id, screened_at=_not_in_future(body.screened_at, now, "screened_at"),
                       result=body.result, contraband_type=body.contraband_type, quantity_g=body.quantity_g,
                       source="xray", note=body.note)
-    store.record_outcome(outcome, actor=user.name)
+    store.outcomes.record(outcome, actor=user.name)
     return _stored_outcome(store, parcel_id, "xray")
 
 
@@ -172,19 +168,19 @@ def record_outcome(parcel_id: ParcelPath, body: OutcomeIn, store: StoreDep, user
 def record_late_label(parcel_id: ParcelPath, body: LateLabelIn, store: StoreDep, user: Labeller) -> OutcomeView:
     """For a released parcel, or one screening cleared, where contraband surfaced later (delivery, police)."""
     row = _parcel(store, parcel_id, user)
-    if row["status"] == "pending":
+    if row.status == "pending":
         raise HTTPException(status.HTTP_409_CONFLICT, f"parcel {parcel_id} is still waiting for screening: "
                                                       "record its X-ray outcome instead")
     now = datetime.now(UTC)
     outcome = Outcome(parcel_id=parcel_id, screened_at=_not_in_future(body.found_at, now, "found_at"),
                       result="contraband", contraband_type=body.contraband_type, quantity_g=body.quantity_g,
                       source="late", note=body.note)
-    store.record_outcome(outcome, actor=user.name)
+    store.outcomes.record(outcome, actor=user.name)
     return _stored_outcome(store, parcel_id, "late")
 
 
 def _stored_outcome(store: Store, parcel_id: str, source: str) -> OutcomeView:
-    return views.outcome_view(next(o for o in store.outcomes_for(parcel_id) if o["source"] == source))
+    return views.outcome_view(next(o for o in store.outcomes.for_parcel(parcel_id) if o.source == source))
 
 
 @router.get("/parcels/{parcel_id}", response_model=ParcelView, responses=problems(404),
@@ -202,8 +198,4 @@ def read_parcel(parcel_id: ParcelPath, store: StoreDep, user: CurrentUser) -> Pa
 @router.get("/decisions/{parcel_id}", response_model=Decision, responses=problems(404),
             summary="The decision as published on parcel.decisions (for hub systems)")
 def read_decision(parcel_id: ParcelPath, store: StoreDep, user: CurrentUser) -> Decision:
-    row = _parcel(store, parcel_id, user)
-    return Decision(parcel_id=row["parcel_id"], hub_id=row["hub_id"], action=row["action"], why=row["why"],
-                    score=row["score"], propensity=row["propensity"], model_name=row["model_name"],
-                    model_version=row["model_version"], reasons=[Reason.model_validate(r) for r in row["reasons"]],
-                    decided_at=row["decided_at"])
+    return _parcel(store, parcel_id, user).to_decision()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -27,4 +28,4 @@ def search_parcels(
 def search(store: Store, user: Principal, q: str, limit: int) -> list[SearchHit]:
     """Hits among the parcels ``user`` may see (a screener's or hub's own hub only)."""
     hub = None if user.role in ALL_HUBS else (user.hub_id or "")
-    return [SearchHit(**h, why_text=views.why_text(h["action"], h["why"])) for h in store.search_parcels(q, hub, limit)]
+    return [SearchHit(**asdict(h), why_text=views.why_text(h.action, h.why)) for h in store.queue.search(q, hub, limit)]

@@ -15,8 +15,8 @@ from models.parties import PERSONAL_FIELDS
 from parcelguard.config import Settings
 from scoring import capacity
 from scoring.api.schemas import HistoryEntry, OutcomeView, ParcelFacts, ParcelView, QueueItem
-from scoring.db import as_utc
 from scoring.store import Store
+from scoring.store.rows import AuditRecord, StoredDecision, StoredOutcome
 
 WHY_TEXT = {  # for a SCREEN decision
     "rule": "Hard rule",
@@ -92,35 +92,34 @@ def party_hashes(manifest: dict[str, Any]) -> dict[str, str | None]:
     return found
 
 
-def reasons(row: dict[str, Any]) -> list[Reason]:
+def reasons(row: StoredDecision) -> list[Reason]:
     """The stored reasons, each phrase once (two features, such as weight and volume, can share a phrase)."""
     seen: set[str] = set()
     kept = []
-    for reason in (Reason.model_validate(r) for r in row.get("reasons") or []):
+    for reason in row.reasons:
         if reason.text not in seen:
             seen.add(reason.text)
             kept.append(reason)
     return kept
 
 
-def queue_item(row: dict[str, Any], now: datetime) -> QueueItem:
-    decided = row["decided_at"]
+def queue_item(row: StoredDecision, now: datetime) -> QueueItem:
+    decided = row.decided_at
     return QueueItem(
-        parcel_id=row["parcel_id"], hub_id=row["hub_id"], why=row["why"], why_text=why_text(row["action"], row["why"]),
-        score=row["score"], propensity=row["propensity"], reasons=reasons(row),
-        accepted_at=row["accepted_at"], decided_at=decided,
+        parcel_id=row.parcel_id, hub_id=row.hub_id, why=row.why, why_text=why_text(row.action, row.why),
+        score=row.score, propensity=row.propensity, reasons=reasons(row),
+        accepted_at=row.accepted_at, decided_at=decided,
         age_s=max(0.0, (now - decided).total_seconds()) if decided else 0.0,
-        claimed_by=row["claimed_by"], claim_expires_at=row.get("claim_expires_at"),
-        facts=facts(row["manifest"] or {}),
+        claimed_by=row.claimed_by, claim_expires_at=row.claim_expires_at,
+        facts=facts(row.manifest or {}),
     )
 
 
-def outcome_view(row: dict[str, Any]) -> OutcomeView:
+def outcome_view(row: StoredOutcome) -> OutcomeView:
     return OutcomeView(
-        parcel_id=row["parcel_id"], result=row["result"], source=row["source"],
-        contraband_type=row["contraband_type"], quantity_g=row["quantity_g"], note=row["note"],
-        screened_at=as_utc(row["screened_at"]) or row["screened_at"], recorded_by=row["recorded_by"],
-        recorded_at=as_utc(row["recorded_at"]) or row["recorded_at"],
+        parcel_id=row.parcel_id, result=row.result, source=row.source,
+        contraband_type=row.contraband_type, quantity_g=row.quantity_g, note=row.note,
+        screened_at=row.screened_at, recorded_by=row.recorded_by, recorded_at=row.recorded_at,
     )
 
 
@@ -140,30 +139,31 @@ def _history_text(action: str, detail: dict[str, Any]) -> str:
     return action.replace("_", " ")
 
 
-def history(row: dict[str, Any], audit: list[dict[str, Any]]) -> list[HistoryEntry]:
+def history(row: StoredDecision, audit: list[AuditRecord]) -> list[HistoryEntry]:
     entries = [HistoryEntry(
-        at=row["decided_at"], actor=f"scorer (model {row['model_version']})" if row["model_version"] else "scorer",
-        action="decision", text=f"{row['action']}: {why_text(row['action'], row['why']).lower()}",
-    )] if row["decided_at"] else []
+        at=row.decided_at, actor=f"scorer (model {row.model_version})" if row.model_version else "scorer",
+        action="decision", text=f"{row.action}: {why_text(row.action, row.why).lower()}",
+    )] if row.decided_at else []
     for entry in audit:
-        detail = entry.get("detail") or {}
-        entries.append(HistoryEntry(at=entry["at"], actor=entry["actor"], action=entry["action"],
-                                    text=_history_text(entry["action"], detail)))
+        detail = entry.detail or {}
+        entries.append(HistoryEntry(at=entry.at, actor=entry.actor, action=entry.action,
+                                    text=_history_text(entry.action, detail)))
     return entries
 
 
-def parcel_view(row: dict[str, Any], store: Store, show_parties: bool) -> ParcelView:
+def parcel_view(row: StoredDecision, store: Store, show_parties: bool) -> ParcelView:
     return ParcelView(
-        **{k: row[k] for k in ("parcel_id", "hub_id", "action", "why", "score", "propensity", "model_name",
-                               "model_version", "status", "claimed_by", "claim_expires_at", "accepted_at",
-                               "decided_at")},
-        why_text=why_text(row["action"], row["why"]),
-        status_text=STATUS_TEXT.get(row["status"], row["status"]),
+        parcel_id=row.parcel_id, hub_id=row.hub_id, action=row.action, why=row.why, score=row.score,
+        propensity=row.propensity, model_name=row.model_name, model_version=row.model_version,
+        status=row.status, claimed_by=row.claimed_by, claim_expires_at=row.claim_expires_at,
+        accepted_at=row.accepted_at, decided_at=row.decided_at,
+        why_text=why_text(row.action, row.why),
+        status_text=STATUS_TEXT.get(row.status, row.status),
         reasons=reasons(row),
-        facts=facts(row["manifest"] or {}),
-        parties=party_hashes(row["manifest"] or {}) if show_parties else None,
-        outcomes=[outcome_view(o) for o in store.outcomes_for(row["parcel_id"])],
-        history=history(row, store.audit_for(row["parcel_id"])),
+        facts=facts(row.manifest or {}),
+        parties=party_hashes(row.manifest or {}) if show_parties else None,
+        outcomes=[outcome_view(o) for o in store.outcomes.for_parcel(row.parcel_id)],
+        history=history(row, store.audit.for_parcel(row.parcel_id)),
     )
 
 

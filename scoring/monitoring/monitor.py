@@ -19,7 +19,7 @@ import logging
 import math
 import random
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -253,7 +253,7 @@ class _Tally:
     by_origin: Counter[str] = field(default_factory=Counter)
     samples: dict[tuple[str, str], _Sample] = field(default_factory=dict)  # (version, role) -> sample
 
-    def add(self, row: dict[str, Any], seed: int, shadow: bool) -> None:
+    def add(self, row: Mapping[str, Any], seed: int, shadow: bool) -> None:
         self.total += 1
         self.by_origin[row.get("origin_province") or "(unknown)"] += 1
         if row["why"] == "out_of_scope":
@@ -303,7 +303,7 @@ def _capacity(scope: str, tally: _Tally, seconds: float, share: float, per_hour:
 
 
 def build_report(
-    rows: Iterable[dict[str, Any]],
+    rows: Iterable[Mapping[str, Any]],
     *,
     model_name: str,
     granularity: str,
@@ -316,7 +316,7 @@ def build_report(
     live: dict[str, str] | None = None,
     seed: int = 0,
 ) -> Report:
-    """Windows, their statistics and the alerts they raise, from decision-log rows (``Store.monitoring_rows``)."""
+    """Windows, their statistics and the alerts they raise, from decision-log rows (``Store.reads.monitoring_rows``)."""
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}, not {granularity!r}")
     per_hour = dict(hub_capacity_per_hour or {})

@@ -125,7 +125,7 @@ def period(store: Store, granularity: str, since: datetime | None, until: dateti
     """The period to report on: by default the latest ``DEFAULT_SPAN`` of event time in the log
     (event time, not the wall clock, so a replayed month reports on that month)."""
     if until is None:
-        found = store.decision_time_range()
+        found = store.reads.time_range()
         until = (found[1] if found else datetime.now(UTC)) + timedelta(seconds=1)
     if since is None:  # whole windows only: a window cut short by the period start is not judged
         since = monitor.window_start(until - (span or monitor.DEFAULT_SPAN[granularity]), granularity)
@@ -156,13 +156,13 @@ def run(
         return None if run_id is None else _schema_reference(uri, run_id)
 
     report = monitor.build_report(
-        store.monitoring_rows(since, until, hub), model_name=facts.name, granularity=granularity, since=since,
+        store.reads.monitoring_rows(since, until, hub), model_name=facts.name, granularity=granularity, since=since,
         until=until, references=reference, capacity_share=settings.capacity_share,
         hub_capacity_per_hour=dict(settings.hub_capacity_per_hour), expectations=facts.expectations(),
         live=facts.live,
     )
     if record:
-        new = store.record_alerts([a.as_row() for a in report.alerts])
+        new = store.alerts.record([a.as_row() for a in report.alerts])
         if new:
             log.warning("drift or performance alerts raised", extra={"new_alerts": new, "total": len(report.alerts)})
     return report
@@ -348,7 +348,7 @@ def report_job(
     facts = registry_facts(settings)
     report = run(settings, store, granularity, since, until, span, hub, record=True, facts=facts)
     keys = {a.key for a in report.alerts}
-    stored = [a for a in store.alerts(limit=1000, since=report.since) if a["key"] in keys]
+    stored = [a.as_dict() for a in store.alerts.recent(limit=1000, since=report.since) if a.key in keys]
     html_path, json_path = write(report, out_dir, stored)
     run_ids = log_to_mlflow(report, facts, html_path, json_path) if to_mlflow and not facts.error else []
     return report, html_path, json_path, run_ids

@@ -128,10 +128,10 @@ def test_a_screener_claims_records_contraband_and_the_label_reaches_training(
 ) -> None:
     settings = make_settings(tmp_path / "data", watchlist_path=tmp_path / "watchlist.json")
     store = scored_store(settings, model, world)
-    hub = max(("HAK-MEILAN", "HAK-XIUYING", "SYX-TIANYA"), key=lambda h: len(store.queue(h, 500)))
-    store.set_hub_capacity(hub, 60, actor="admin-zhao")
-    store.add_api_key("screener-wang", "screener", "key-screener", hub)
-    top = store.queue(hub, 1)[0]["parcel_id"]
+    hub = max(("HAK-MEILAN", "HAK-XIUYING", "SYX-TIANYA"), key=lambda h: len(store.queue.waiting(h, 500)))
+    store.capacity.set(hub, 60, actor="admin-zhao")
+    store.access.add_key("screener-wang", "screener", "key-screener", hub)
+    top = store.queue.waiting(hub, 1)[0].parcel_id
 
     with serve(create_app(settings, store)) as base:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
@@ -152,17 +152,17 @@ def test_a_screener_claims_records_contraband_and_the_label_reaches_training(
         expect(held).to_have_count(0)
         expect(page.locator(f'[data-pid="{top}"]')).to_have_count(0)
 
-        labels = {row.parcel_id: row.label for row in store.labelled_rows()}
+        labels = {row.parcel_id: row.label for row in store.reads.labelled_rows()}
         assert labels[top] is True
-        outcome = store.outcomes_for(top)[0]
-        assert (outcome["contraband_type"], outcome["quantity_g"], outcome["recorded_by"]) == (
+        outcome = store.outcomes.for_parcel(top)[0]
+        assert (outcome.contraband_type, outcome.quantity_g, outcome.recorded_by) == (
             "methamphetamine", 350.0, "screener-wang")
-        assert [(e["action"], e["actor"]) for e in store.audit_for(top)] == [
+        assert [(e.action, e.actor) for e in store.audit.for_parcel(top)] == [
             ("claim", "screener-wang"), ("outcome", "screener-wang")]
 
         # A parcel flagged while the page is open shows up without a reload, at the top.
         fresh = record("JTLIVE0000001", hub_id=hub, score=0.97)
-        store.record_decisions([fresh], {})
+        store.decisions.record([fresh], {})
         expect(page.locator(".queue-card").first).to_have_attribute("data-pid", "JTLIVE0000001", timeout=15_000)
         page.close()
 
@@ -170,8 +170,8 @@ def test_a_screener_claims_records_contraband_and_the_label_reaches_training(
 
 
 def _photograph_every_page(browser: Browser, base: str, store: Store, hub: str, shots: Path) -> None:
-    store.add_api_key("admin-zhao", "admin", "key-admin")
-    store.add_api_key("analyst-chen", "analyst", "key-analyst")
+    store.access.add_key("admin-zhao", "admin", "key-admin")
+    store.access.add_key("analyst-chen", "analyst", "key-analyst")
     for width, (w, h) in WIDTHS.items():
         context = browser.new_context(viewport={"width": w, "height": h})
         page = context.new_page()
@@ -200,5 +200,5 @@ def _photograph_every_page(browser: Browser, base: str, store: Store, hub: str, 
         page.goto(f"{base}/admin")
         expect(page.locator("#keys tr").first).to_be_visible()
         shoot(page, shots, "admin", width)
-        store.release_claim(str(parcel), "screener-wang")
+        store.claims.release(str(parcel), "screener-wang")
         context.close()

@@ -71,7 +71,7 @@ def test_manifests_to_decisions_to_outcomes_to_retrained_model(
 
     decided = {orjson.loads(r.value)["parcel_id"] for r in published}
     assert decided == {m["parcel_id"] for m in live}
-    assert store.count_decisions() == LIVE
+    assert store.decisions.count() == LIVE
     reasons = {dict(r.headers)["reason"].decode() for r in dead}
     assert len(dead) == 3 and any("invalid JSON" in r for r in reasons) and any("oversize" in r for r in reasons)
     assert any("hub_id" in r for r in reasons)
@@ -82,7 +82,7 @@ def test_manifests_to_decisions_to_outcomes_to_retrained_model(
     assert model_flags and all(d["reasons"] and d["model_version"] == "1" for d in model_flags)
 
     # Screeners record outcomes through the API.
-    store.add_api_key("screener-1", "screener", "secret-token", screened[0]["hub_id"])
+    store.access.add_key("screener-1", "screener", "secret-token", screened[0]["hub_id"])
     client = TestClient(create_app(settings, store))
     auth = {"Authorization": "Bearer secret-token"}
     hub = screened[0]["hub_id"]
@@ -94,7 +94,7 @@ def test_manifests_to_decisions_to_outcomes_to_retrained_model(
         assert client.post(f"/api/parcels/{item['parcel_id']}/outcome", json=body, headers=auth).status_code == 201
     remaining = {i["parcel_id"] for i in client.get(f"/api/hubs/{hub}/queue", headers=auth).json()["items"]}
     assert not remaining & {item["parcel_id"] for item in queue[:2]}
-    labelled = [r for r in store.labelled_rows() if r.label is not None]
+    labelled = [r for r in store.reads.labelled_rows() if r.label is not None]
     assert {r.parcel_id for r in labelled} == {item["parcel_id"] for item in queue[:2]}
 
     # Retraining on the decision log (plus the history) registers a new version.

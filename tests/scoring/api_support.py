@@ -37,17 +37,17 @@ def record(parcel_id: str, *, hub_id: str = HUB, action: str = "SCREEN", why: st
 
 
 def seed(store: Store, records: list[DecisionRecord]) -> None:
-    assert store.record_decisions(records, {}) == len(records)
+    assert store.decisions.record(records, {}) == len(records)
 
 
 def add_keys(store: Store) -> dict[str, dict[str, str]]:
     """One key per role; returns the Authorization header for each."""
-    store.add_api_key("screener-wang", "screener", TOKENS["screener"], HUB)
-    store.add_api_key("screener-li", "screener", TOKENS["screener2"], HUB)
-    store.add_api_key("screener-syx", "screener", TOKENS["other_screener"], OTHER_HUB)
-    store.add_api_key("analyst-chen", "analyst", TOKENS["analyst"])
-    store.add_api_key("admin-zhao", "admin", TOKENS["admin"])
-    store.add_api_key("hub-meilan", "hub", TOKENS["hub"], HUB)
+    store.access.add_key("screener-wang", "screener", TOKENS["screener"], HUB)
+    store.access.add_key("screener-li", "screener", TOKENS["screener2"], HUB)
+    store.access.add_key("screener-syx", "screener", TOKENS["other_screener"], OTHER_HUB)
+    store.access.add_key("analyst-chen", "analyst", TOKENS["analyst"])
+    store.access.add_key("admin-zhao", "admin", TOKENS["admin"])
+    store.access.add_key("hub-meilan", "hub", TOKENS["hub"], HUB)
     return {role: {"Authorization": f"Bearer {token}"} for role, token in TOKENS.items()}
 
 

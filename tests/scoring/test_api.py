@@ -158,11 +158,11 @@ def test_recorded_contraband_leaves_the_queue_and_becomes_a_training_label(api: 
     assert done.json()["recorded_by"] == "screener-wang" and done.json()["contraband_type"] == "methamphetamine"
     q = c.get(f"/api/hubs/{HUB}/queue", headers=h["screener"]).json()
     assert "P-HIGH" not in ids(q["items"]) + ids(q["mine"]) and q["screened_this_hour"] == 1
-    assert {r.parcel_id: r.label for r in store.labelled_rows()}["P-HIGH"] is True
+    assert {r.parcel_id: r.label for r in store.reads.labelled_rows()}["P-HIGH"] is True
     again = c.post("/api/parcels/P-HIGH/outcome", json={"result": "clear"}, headers=h["screener"])
     assert again.status_code == 409 and "late-label" in again.json()["detail"]
     assert c.post("/api/parcels/P-LOW/outcome", json={"result": "clear"}, headers=h["screener2"]).status_code == 201
-    assert {r.parcel_id: r.label for r in store.labelled_rows()}["P-LOW"] is False
+    assert {r.parcel_id: r.label for r in store.reads.labelled_rows()}["P-LOW"] is False
 
 
 def test_late_labels_reach_released_parcels_only_through_their_own_endpoint(api: tuple[TestClient, Any],
@@ -175,7 +175,7 @@ def test_late_labels_reach_released_parcels_only_through_their_own_endpoint(api:
     late = c.post("/api/parcels/P-REL/late-label", json={"contraband_type": "ketamine", "quantity_g": 80},
                   headers=h["analyst"])
     assert late.status_code == 201 and late.json()["source"] == "late"
-    assert {r.parcel_id: r.label for r in store.labelled_rows()}["P-REL"] is True
+    assert {r.parcel_id: r.label for r in store.reads.labelled_rows()}["P-REL"] is True
     assert c.post("/api/parcels/P-REL/late-label", json={"contraband_type": "heroin"},
                   headers=h["hub"]).status_code == 403
     history = c.get("/api/parcels/P-REL", headers=h["analyst"]).json()["history"]

@@ -36,14 +36,14 @@ def test_many_claimers_of_one_parcel_leave_exactly_one_holder(store: Store) -> N
     now = datetime.now(UTC)
 
     def hammer(i: int) -> list[str]:
-        return [pid for pid in parcels if store.claim(pid, f"screener-{i}", TTL, now)]
+        return [pid for pid in parcels if store.claims.claim(pid, f"screener-{i}", TTL, now)]
 
     won = _together(8, hammer)
     winners = Counter(pid for got in won for pid in got)
     assert winners == Counter({pid: 1 for pid in parcels})  # every parcel claimed once, by one screener
     for i, got in enumerate(won):
         for pid in got:
-            assert (store.decision(pid) or {})["claimed_by"] == f"screener-{i}"
+            assert getattr(store.decisions.get(pid), "claimed_by", None) == f"screener-{i}"
 
 
 def test_concurrent_claim_next_never_hands_out_a_parcel_twice(store: Store) -> None:
@@ -51,15 +51,15 @@ def test_concurrent_claim_next_never_hands_out_a_parcel_twice(store: Store) -> N
 
     def drain(i: int) -> list[str]:
         taken = []
-        while (pid := store.claim_next(HUB, f"screener-{i}", TTL)) is not None:
+        while (pid := store.claims.claim_next(HUB, f"screener-{i}", TTL)) is not None:
             taken.append(pid)
         return taken
 
     taken = [pid for got in _together(6, drain) for pid in got]
     assert sorted(taken) == sorted(f"N{i:02d}" for i in range(40))  # all of them, none twice, no other hub's
-    assert store.queue(HUB) == []
-    audit = [e for i in range(40) for e in store.audit_for(f"N{i:02d}")]
-    assert len(audit) == 40 and all(e["action"] == "claim" for e in audit)
+    assert store.queue.waiting(HUB) == []
+    audit = [e for i in range(40) for e in store.audit.for_parcel(f"N{i:02d}")]
+    assert len(audit) == 40 and all(e.action == "claim" for e in audit)
 
 
 def test_claim_next_and_claim_by_id_racing_still_give_one_holder_each(store: Store) -> None:
@@ -67,8 +67,8 @@ def test_claim_next_and_claim_by_id_racing_still_give_one_holder_each(store: Sto
 
     def work(i: int) -> list[str]:
         if i % 2:
-            return [f"R{j:02d}" for j in range(20) if store.claim(f"R{j:02d}", f"s{i}", TTL)]
-        taken = (store.claim_next(HUB, f"s{i}", TTL) for _ in range(20))
+            return [f"R{j:02d}" for j in range(20) if store.claims.claim(f"R{j:02d}", f"s{i}", TTL)]
+        taken = (store.claims.claim_next(HUB, f"s{i}", TTL) for _ in range(20))
         return [pid for pid in taken if pid is not None]
 
     taken = [pid for got in _together(6, work) for pid in got]
@@ -80,41 +80,41 @@ def test_claim_next_takes_rule_hits_first_then_the_highest_score(store: Store) -
     seed(store, [record("LOW", score=0.1), record("HIGH", score=0.8),
                  record("RULE", why="rule", score=0.05, reasons=rule),
                  record("RELEASED", action="RELEASE", score=0.99, reasons=[])])
-    order = [store.claim_next(HUB, "wang", TTL) for _ in range(4)]
+    order = [store.claims.claim_next(HUB, "wang", TTL) for _ in range(4)]
     assert order == ["RULE", "HIGH", "LOW", None]
 
 
 def test_an_abandoned_claim_expires_and_the_parcel_returns_to_the_queue(store: Store) -> None:
     seed(store, [record("P1")])
     start = datetime.now(UTC)
-    assert store.claim("P1", "wang", TTL, start)
-    assert store.queue(HUB, now=start + timedelta(minutes=5)) == []
-    assert not store.claim("P1", "li", TTL, start + timedelta(minutes=5))
+    assert store.claims.claim("P1", "wang", TTL, start)
+    assert store.queue.waiting(HUB, now=start + timedelta(minutes=5)) == []
+    assert not store.claims.claim("P1", "li", TTL, start + timedelta(minutes=5))
     later = start + TTL + timedelta(seconds=1)
-    assert [r["parcel_id"] for r in store.queue(HUB, now=later)] == ["P1"]
-    assert store.held_by("wang", HUB, later) == []
-    assert store.claim_next(HUB, "li", TTL, later) == "P1"
-    assert (store.decision("P1") or {})["claimed_by"] == "li"
+    assert [r.parcel_id for r in store.queue.waiting(HUB, now=later)] == ["P1"]
+    assert store.queue.held_by("wang", HUB, later) == []
+    assert store.claims.claim_next(HUB, "li", TTL, later) == "P1"
+    assert getattr(store.decisions.get("P1"), "claimed_by", None) == "li"
 
 
 def test_the_holder_renews_and_hands_back_others_cannot(store: Store) -> None:
     seed(store, [record("P1")])
     now = datetime.now(UTC)
-    assert store.claim("P1", "wang", TTL, now)
-    assert store.claim("P1", "wang", TTL, now + timedelta(minutes=10))  # renewing is claiming again
-    assert not store.release_claim("P1", "li")
-    assert store.release_claim("P1", "wang")
-    assert [r["parcel_id"] for r in store.queue(HUB)] == ["P1"]
-    assert [e["action"] for e in store.audit_for("P1")] == ["claim", "claim", "release"]
+    assert store.claims.claim("P1", "wang", TTL, now)
+    assert store.claims.claim("P1", "wang", TTL, now + timedelta(minutes=10))  # renewing is claiming again
+    assert not store.claims.release("P1", "li")
+    assert store.claims.release("P1", "wang")
+    assert [r.parcel_id for r in store.queue.waiting(HUB)] == ["P1"]
+    assert [e.action for e in store.audit.for_parcel("P1")] == ["claim", "claim", "release"]
 
 
 def test_an_outcome_takes_the_parcel_out_of_the_queue_and_into_the_training_data(store: Store) -> None:
     seed(store, [record("P1"), record("P2")])
-    assert store.claim_next(HUB, "wang", TTL) == "P1"  # equal scores: the older, then the lower id
-    store.record_outcome(Outcome(parcel_id="P1", screened_at=datetime.now(UTC), result="contraband",
+    assert store.claims.claim_next(HUB, "wang", TTL) == "P1"  # equal scores: the older, then the lower id
+    store.outcomes.record(Outcome(parcel_id="P1", screened_at=datetime.now(UTC), result="contraband",
                                  contraband_type="heroin", quantity_g=120.0), actor="wang")
-    assert [r["parcel_id"] for r in store.queue(HUB)] == ["P2"]
-    assert store.held_by("wang") == []
-    assert not store.claim("P1", "li", TTL)
-    labels = {r.parcel_id: r.label for r in store.labelled_rows()}
+    assert [r.parcel_id for r in store.queue.waiting(HUB)] == ["P2"]
+    assert store.queue.held_by("wang") == []
+    assert not store.claims.claim("P1", "li", TTL)
+    labels = {r.parcel_id: r.label for r in store.reads.labelled_rows()}
     assert labels == {"P1": True, "P2": None}

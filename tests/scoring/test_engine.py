@@ -40,10 +40,10 @@ def test_a_replayed_batch_gets_its_first_decisions_back_and_history_counts_once(
     first = scorer.process(batch)
     again = Scorer(_settings(tmp_path), store, ModelSource.fixed(model)).process(batch)  # a restarted scorer
     assert [d.model_dump() for d in again] == [d.model_dump() for d in first]
-    assert store.count_decisions() == 300
+    assert store.decisions.count() == 300
     sender = scorer.features.entity_keys(batch[0][0]).sender_phone
     assert sender is not None
-    counted = store.load_entity_stats([sender])[sender].count
+    counted = store.stats.load([sender])[sender].count
     assert counted == sum(1 for m, _ in batch if m.sender.phone == batch[0][0].sender.phone)
 
 
@@ -55,18 +55,18 @@ def test_decisions_stored_elsewhere_first_are_the_ones_returned(
     winner = Scorer(_settings(tmp_path), store, ModelSource.fixed(None)).process(batch[:20])  # fail-safe scorer
     # A second scorer checked the store just before the first wrote (a rebalance race): its check sees
     # nothing, its insert keeps the first decisions, and it must hand back those, not its own.
-    real, calls = store.existing_decisions, []
+    real, calls = store.decisions.existing, []
 
     def racing_lookup(ids: list[str]) -> dict[str, Any]:
         calls.append(ids)
         return {} if len(calls) == 1 else real(ids)
 
-    monkeypatch.setattr(store, "existing_decisions", racing_lookup)
+    monkeypatch.setattr(store.decisions, "existing", racing_lookup)
     made = {d.parcel_id: d for d in Scorer(_settings(tmp_path), store, ModelSource.fixed(model)).process(batch)}
     assert len(calls) == 2
     for decision in winner:
         assert made[decision.parcel_id].model_dump() == decision.model_dump()
-    assert store.count_decisions() == 50
+    assert store.decisions.count() == 50
 
 
 def test_without_a_model_every_in_scope_parcel_is_screened_and_health_says_so(tmp_path: Path, store: Store) -> None:
@@ -108,7 +108,7 @@ def test_screen_decisions_are_explained_and_any_explanation_recomputes_exactly(t
     by_model = [d for d in decisions if d.action == "SCREEN" and d.why == "model"]
     assert by_model and all(any(r.feature not in POLICY_FEATURES for r in d.reasons) for d in by_model)
     for decision in decisions:
-        row = store.decision(decision.parcel_id)
+        row = store.decisions.get(decision.parcel_id)
         assert row is not None
         recomputed = explain_logged(row, top_k=scorer.settings.explain_top_k, load=lambda name, version: model)
         if decision.action == "SCREEN":
@@ -126,8 +126,8 @@ def test_capacity_an_admin_sets_is_what_the_scorer_screens_to(tmp_path: Path, st
     scorer.refresh_model(force=True)
     assert scorer.policy.budget("HAK-MEILAN").hour_capacity() == 40  # the configured figure
 
-    store.set_hub_capacity("HAK-MEILAN", 3, actor="admin-zhao")
-    store.set_hub_capacity("SYX-TIANYA", 7, actor="admin-zhao")
+    store.capacity.set("HAK-MEILAN", 3, actor="admin-zhao")
+    store.capacity.set("SYX-TIANYA", 7, actor="admin-zhao")
     scorer.refresh_model(force=True)
     assert scorer.policy.budget("HAK-MEILAN").hour_capacity() == 3
     assert scorer.policy.budget("SYX-TIANYA").hour_capacity() == 7
@@ -138,7 +138,7 @@ def test_capacity_an_admin_sets_is_what_the_scorer_screens_to(tmp_path: Path, st
     flagged = sum(1 for d in decided if d.action == "SCREEN" and d.why in ("model", "exploration"))
     assert 0 < flagged <= 3 * (hours + 24 / 2) + 1  # refill over the span plus what the bucket held
 
-    store.set_hub_capacity("HAK-MEILAN", None, actor="admin-zhao")  # back to the configured figure
+    store.capacity.set("HAK-MEILAN", None, actor="admin-zhao")  # back to the configured figure
     scorer.refresh_model(force=True)
     assert scorer.policy.budget("HAK-MEILAN").hour_capacity() == 40
 
@@ -148,23 +148,23 @@ def test_two_scorers_counting_one_sender_at_once_lose_no_parcel(tmp_path: Path, 
     from models.history import EntityKeys, EntityStat, HistoryState
 
     sender, address = "h:sender", "h:address"
-    store.save_entity_stats({sender: EntityStat(count=5, first_seen=100.0, last_seen=200.0, burst=1.0)})
+    store.stats.save({sender: EntityStat(count=5, first_seen=100.0, last_seen=200.0, burst=1.0)})
     keys = EntityKeys(None, sender, None, None, address)
-    first = HistoryState.loaded(store.load_entity_stats(keys.all()))
-    second = HistoryState.loaded(store.load_entity_stats(keys.all()))
+    first = HistoryState.loaded(store.stats.load(keys.all()))
+    second = HistoryState.loaded(store.stats.load(keys.all()))
     first.observe(keys, 300.0)
     first.observe(keys, 310.0)
     second.observe(keys, 50.0)  # a late parcel on the other partition
     for state in (first, second):
-        store.record_decisions([], {k: state.stats[k] for k in state.dirty}, state.base)
+        store.decisions.record([], {k: state.stats[k] for k in state.dirty}, state.base)
         state.written()
-    stored = store.load_entity_stats(keys.all())
+    stored = store.stats.load(keys.all())
     assert stored[sender].count == 5 + 2 + 1
     assert (stored[sender].first_seen, stored[sender].last_seen) == (100.0, 310.0)
     assert stored[address].count == 3
     first.observe(keys, 320.0)  # counting goes on from what was written, not from the first read
-    store.record_decisions([], {k: first.stats[k] for k in first.dirty}, first.base)
-    assert store.load_entity_stats([sender])[sender].count == 9
+    store.decisions.record([], {k: first.stats[k] for k in first.dirty}, first.base)
+    assert store.stats.load([sender])[sender].count == 9
 
 
 def test_the_queue_a_hub_can_carry_is_a_setting(tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:

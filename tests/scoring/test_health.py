@@ -22,7 +22,7 @@ pytestmark = pytest.mark.kafka
 
 
 def _heartbeat(store: Store, worker: str, version: str | None, *, age_s: float = 0.0) -> None:
-    store.heartbeat(worker, "scorer", {"model_version": version, "fail_safe": version is None, "consumed": 12,
+    store.workers.heartbeat(worker, "scorer", {"model_version": version, "fail_safe": version is None, "consumed": 12,
                                        "decided": 10, "dead_lettered": 2, "last_error": None})
     if age_s:
         with store.engine.begin() as conn:
@@ -110,7 +110,7 @@ def test_metrics_show_each_live_scorer_and_each_hub_queue(settings: Settings, st
     _heartbeat(store, "scorer-gone", "1", age_s=600)
     seed(store, [record("Q1"), record("Q2"), record("Q3", hub_id=OTHER_HUB),
                  record("R1", action="RELEASE", score=0.01)])
-    assert store.claim("Q2", "screener-1", timedelta(minutes=5))
+    assert store.claims.claim("Q2", "screener-1", timedelta(minutes=5))
     response = TestClient(create_app(settings, store)).get("/metrics")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     samples = _samples(response.text)

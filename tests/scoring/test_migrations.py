@@ -47,9 +47,9 @@ def test_downgrade_removes_every_table_and_upgrade_rebuilds_them(store: Store) -
 
 
 def test_create_schema_twice_changes_nothing(store: Store) -> None:
-    store.add_api_key("ops", "admin", "token-1")
+    store.access.add_key("ops", "admin", "token-1")
     store.create_schema()
-    assert store.principal("token-1") is not None
+    assert store.access.principal("token-1") is not None
 
 
 @pytest.fixture(params=BACKENDS)

@@ -32,9 +32,9 @@ def _parcel(pid: str, minutes: float, **changes: Any) -> tuple[Manifest, dict[st
 
 
 def _features(store: Store, pid: str) -> dict[str, Any]:
-    row = store.decision(pid)
+    row = store.decisions.get(pid)
     assert row is not None
-    return dict(zip(FEATURE_NAMES, row["features"], strict=True))
+    return dict(zip(FEATURE_NAMES, row.features, strict=True))  # type: ignore[arg-type]
 
 
 def test_a_seizure_is_seen_by_the_senders_and_recipients_later_parcels_only(tmp_path: Path, store: Store) -> None:
@@ -42,7 +42,7 @@ def test_a_seizure_is_seen_by_the_senders_and_recipients_later_parcels_only(tmp_
     settings = make_settings(tmp_path / "data", priority_origins=["Yunnan"], capacity_share=0.5)
     scorer = Scorer(settings, store, ModelSource.fixed(model))
     scorer.process([_parcel("A1", 0), _parcel("A2", 1)])  # same sender and recipient, decided together
-    assert store.record_outcome(Outcome(parcel_id="A1", screened_at=T0 + timedelta(hours=1), result="contraband"),
+    assert store.outcomes.record(Outcome(parcel_id="A1", screened_at=T0 + timedelta(hours=1), result="contraband"),
                                 "screener")
     scorer.process([_parcel("A3", 90), _parcel("B1", 91, sender__account_id="ACC-9", sender__phone="13700137000",
                                                sender__id_number="530102199001019999",
@@ -56,7 +56,7 @@ def test_a_seizure_is_seen_by_the_senders_and_recipients_later_parcels_only(tmp_
     # The scorer's own write-back of the entities A3 moved did not undo the seizure.
     keys = scorer.features.entity_keys(_parcel("A3", 90)[0])
     assert keys.sender_account is not None
-    stat = store.load_entity_stats([keys.sender_account])[keys.sender_account]
+    stat = store.stats.load([keys.sender_account])[keys.sender_account]
     assert (stat.count, stat.screened, stat.seized) == (3, 1, 1)
 
 
@@ -69,17 +69,17 @@ def test_a_repeated_or_corrected_outcome_is_counted_once(tmp_path: Path, store: 
     assert address is not None
 
     def counts() -> tuple[int, int]:
-        stat = store.load_entity_stats([address])[address]
+        stat = store.stats.load([address])[address]
         return stat.screened, stat.seized
 
-    store.record_outcome(Outcome(parcel_id="C1", screened_at=at, result="clear"), "screener")
-    store.record_outcome(Outcome(parcel_id="C1", screened_at=at, result="clear"), "screener")
+    store.outcomes.record(Outcome(parcel_id="C1", screened_at=at, result="clear"), "screener")
+    store.outcomes.record(Outcome(parcel_id="C1", screened_at=at, result="clear"), "screener")
     assert counts() == (1, 0)
-    store.record_outcome(Outcome(parcel_id="C1", screened_at=at, result="contraband"), "supervisor")  # corrected
+    store.outcomes.record(Outcome(parcel_id="C1", screened_at=at, result="contraband"), "supervisor")  # corrected
     assert counts() == (1, 1)
-    store.record_outcome(Outcome(parcel_id="C1", screened_at=at, result="contraband", source="late"), "police")
+    store.outcomes.record(Outcome(parcel_id="C1", screened_at=at, result="contraband", source="late"), "police")
     assert counts() == (1, 1)  # already counted as seized
-    store.record_outcome(Outcome(parcel_id="NEVER-DECIDED", screened_at=at, result="contraband"), "screener")
+    store.outcomes.record(Outcome(parcel_id="NEVER-DECIDED", screened_at=at, result="contraband"), "screener")
 
 
 def test_stored_manifests_give_back_the_entity_keys() -> None:
@@ -148,7 +148,7 @@ def test_exploration_leans_towards_parties_screening_has_never_seen(tmp_path: Pa
 
     scorer.policy.choose = spy  # type: ignore[method-assign,assignment]
     scorer.process([_parcel("N1", 0)])
-    store.record_outcome(Outcome(parcel_id="N1", screened_at=T0 + timedelta(hours=1), result="clear"), "screener")
+    store.outcomes.record(Outcome(parcel_id="N1", screened_at=T0 + timedelta(hours=1), result="clear"), "screener")
     scorer.process([_parcel("N2", 90)])
     first, later = _features(store, "N1"), _features(store, "N2")
     assert first["sender_screened"] == first["recipient_screened"] == 0
@@ -156,4 +156,4 @@ def test_exploration_leans_towards_parties_screening_has_never_seen(tmp_path: Pa
     # Nobody had screened N1's parties: full novelty; N2's were screened once each, so less of it.
     assert passed["N1"] == novelty(0.0) == 1.0 + NOVELTY_GAIN
     assert passed["N2"] == novelty(2.0) < passed["N1"]
-    assert labels_known(store.decision("N2")["features"]) == 2.0  # type: ignore[index]
+    assert labels_known(store.decisions.get("N2").features) == 2.0  # type: ignore[union-attr, arg-type]

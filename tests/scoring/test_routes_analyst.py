@@ -22,9 +22,9 @@ KEYS = {"analyst": "tok-analyst-pages", "admin": "tok-admin-pages", "screener": 
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     built = scenario(tmp_path_factory.getbasetemp())
-    built.store.add_api_key("analyst-pages", "analyst", KEYS["analyst"])
-    built.store.add_api_key("admin-pages", "admin", KEYS["admin"])
-    built.store.add_api_key("screener-pages", "screener", KEYS["screener"], "HAK-MEILAN")
+    built.store.access.add_key("analyst-pages", "analyst", KEYS["analyst"])
+    built.store.access.add_key("admin-pages", "admin", KEYS["admin"])
+    built.store.access.add_key("screener-pages", "screener", KEYS["screener"], "HAK-MEILAN")
     return built
 
 

@@ -44,7 +44,7 @@ def test_scorer_recovers_on_its_own_when_the_broker_restarts_under_load(
     held, release = threading.Event(), threading.Event()
 
     def hold_after_second_batch(_: object) -> None:
-        if not held.is_set() and file_store.count_decisions() >= BACKLOG // 3:
+        if not held.is_set() and file_store.decisions.count() >= BACKLOG // 3:
             held.set()
             release.wait(60)
 
@@ -57,15 +57,15 @@ def test_scorer_recovers_on_its_own_when_the_broker_restarts_under_load(
             time.sleep(1.0)  # let the broker settle its writes: see the defect above
             broker.restart()  # SIGTERM, then start again on the same port and storage
             release.set()
-            assert file_store.count_decisions() < BACKLOG, "the restart must land mid-backlog"
+            assert file_store.decisions.count() < BACKLOG, "the restart must land mid-backlog"
             publish(broker.bootstrap, live, rate=1000.0)
-            wait_until(lambda: file_store.count_decisions() >= BACKLOG + LIVE, 60, "the scorer to recover")
+            wait_until(lambda: file_store.decisions.count() >= BACKLOG + LIVE, 60, "the scorer to recover")
             published = read_topic(broker.bootstrap, topics.DECISIONS, BACKLOG + LIVE, timeout_s=60)
             dead = read_topic(broker.bootstrap, topics.MANIFESTS_DLQ, 0, timeout_s=2)
 
     by_parcel = decisions_by_parcel(published)
     assert set(by_parcel) == {m["parcel_id"] for m in backlog + live}
-    assert file_store.count_decisions() == BACKLOG + LIVE
+    assert file_store.decisions.count() == BACKLOG + LIVE
     assert not dead
     for copies in by_parcel.values():  # anything republished after the restart is the stored decision
         assert len({(c["action"], c["why"], c["decided_at"]) for c in copies}) == 1

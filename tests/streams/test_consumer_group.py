@@ -22,7 +22,7 @@ FIRST, SECOND = 3000, 3000
 
 def _consumed_by(store: Store) -> dict[int, int]:
     """Records consumed per scorer process, from the heartbeats the health endpoint reads."""
-    return {int(w["worker_id"].split("-")[-2]): int(w["consumed"]) for w in store.workers() if w["kind"] == "scorer"}
+    return {int(w.worker_id.split("-")[-2]): int(w.consumed) for w in store.workers.statuses() if w.kind == "scorer"}
 
 
 def test_two_scorers_split_partitions_and_one_takes_over_when_the_other_leaves(
@@ -36,7 +36,7 @@ def test_two_scorers_split_partitions_and_one_takes_over_when_the_other_leaves(
         feed = threading.Thread(target=publish, args=(broker.bootstrap, early), kwargs={"rate": 1000.0})
         feed.start()
         feed.join(60)
-        wait_until(lambda: file_store.count_decisions() >= FIRST, 120, "both scorers to decide the first part")
+        wait_until(lambda: file_store.decisions.count() >= FIRST, 120, "both scorers to decide the first part")
         wait_until(lambda: len(_consumed_by(file_store)) == 2 and all(_consumed_by(file_store).values()),
                    30, "both scorers to report consumption")
         split = _consumed_by(file_store)
@@ -44,7 +44,7 @@ def test_two_scorers_split_partitions_and_one_takes_over_when_the_other_leaves(
 
         assert one.terminate() == 0  # a clean leave: the group hands its partitions to the other
         publish(broker.bootstrap, late, rate=1000.0)
-        wait_until(lambda: file_store.count_decisions() >= FIRST + SECOND, 120, "the remaining scorer to take over")
+        wait_until(lambda: file_store.decisions.count() >= FIRST + SECOND, 120, "the remaining scorer to take over")
         published = read_topic(broker.bootstrap, topics.DECISIONS, FIRST + SECOND, timeout_s=60)
         wait_until(lambda: _consumed_by(file_store)[two.pid] - split[two.pid] >= SECOND, 30,
                    "the remaining scorer to report every later manifest consumed")
@@ -53,7 +53,7 @@ def test_two_scorers_split_partitions_and_one_takes_over_when_the_other_leaves(
 
     by_parcel = decisions_by_parcel(published)
     assert set(by_parcel) == {m["parcel_id"] for m in early + late}
-    assert file_store.count_decisions() == FIRST + SECOND
+    assert file_store.decisions.count() == FIRST + SECOND
     for parcel_id, copies in by_parcel.items():
         if len(copies) > 1:  # a replay after the hand-over republishes the stored decision, never a new one
             assert len({(c["action"], c["why"], c["score"]) for c in copies}) == 1, parcel_id

@@ -67,7 +67,7 @@ def test_every_kind_of_poison_is_dead_lettered_with_reason_and_original_bytes(
         assert expected in reasons
     # The stream went on: every good manifest before and after the poison was decided once.
     assert set(decisions_by_parcel(published)) == {m["parcel_id"] for m in good}
-    assert file_store.count_decisions() == len(good)
+    assert file_store.decisions.count() == len(good)
     assert stream.counters.by_rejection["empty"] == 2 and stream.counters.dead_lettered == len(POISON)
 
 
@@ -75,7 +75,7 @@ def test_a_store_outage_pauses_and_retries_without_loss_or_double_decisions(
     broker: EmbeddedBroker, run_scorer: RunScorer, file_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clients.ensure_topics(broker.bootstrap, partitions=2)
-    real_record = file_store.record_decisions
+    real_record = file_store.decisions.record
     failures = {"left": 3}
 
     def flaky(*args: object, **kwargs: object) -> int:
@@ -84,7 +84,7 @@ def test_a_store_outage_pauses_and_retries_without_loss_or_double_decisions(
             raise ConnectionError("database went away")
         return real_record(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(file_store, "record_decisions", flaky)
+    monkeypatch.setattr(file_store.decisions, "record", flaky)
     items = manifests(300, prefix="OUT")
     producer = clients.producer(broker.bootstrap)
     for item in items:
@@ -99,12 +99,12 @@ def test_a_store_outage_pauses_and_retries_without_loss_or_double_decisions(
     assert failures["left"] == 0 and stream.counters.retries >= 3
     by_parcel = decisions_by_parcel(published)
     assert set(by_parcel) == {m["parcel_id"] for m in items}
-    assert file_store.count_decisions() == len(items)
+    assert file_store.decisions.count() == len(items)
     # Nothing was published before it was stored: every published decision is the stored one.
     for parcel_id, copies in by_parcel.items():
-        stored = file_store.decision(parcel_id)
+        stored = file_store.decisions.get(parcel_id)
         assert stored is not None
-        assert all(c["action"] == stored["action"] and c["why"] == stored["why"] for c in copies)
+        assert all(c["action"] == stored.action and c["why"] == stored.why for c in copies)
 
 
 def test_a_refused_or_failed_commit_neither_stops_the_scorer_nor_loses_a_manifest(
@@ -129,9 +129,9 @@ def test_a_refused_or_failed_commit_neither_stops_the_scorer_nor_loses_a_manifes
     with run_scorer(broker.bootstrap, poll_records=50) as stream:
         publish(broker.bootstrap, items)
         published = read_topic(broker.bootstrap, topics.DECISIONS, len(items), timeout_s=90)
-        wait_until(lambda: file_store.count_decisions() >= len(items), 30, "every manifest decided")
+        wait_until(lambda: file_store.decisions.count() >= len(items), 30, "every manifest decided")
 
     assert not failures
     assert stream.counters.dropped_after_rebalance > 0 and stream.counters.retries >= 1
     assert set(decisions_by_parcel(published)) == {m["parcel_id"] for m in items}
-    assert file_store.count_decisions() == len(items)
+    assert file_store.decisions.count() == len(items)

@@ -44,19 +44,19 @@ def test_promotion_mid_stream_switches_versions_cleanly(
         feed = threading.Thread(target=publish, args=(broker.bootstrap, items),
                                 kwargs={"rate": 800.0, "on_send": hold_second_half})
         feed.start()
-        wait_until(lambda: file_store.count_decisions() >= TOTAL // 3, 60, "decisions by version 1")
+        wait_until(lambda: file_store.decisions.count() >= TOTAL // 3, 60, "decisions by version 1")
         registry.set_alias(settings.model_name, "champion", "2")
         current = stream.scorer.models
         wait_until(lambda: current.current is not None and current.current.version == "2", 60, "version 2 in service")
         swapped.set()
         feed.join(60)
-        wait_until(lambda: file_store.count_decisions() >= TOTAL, 60, "every manifest decided")
+        wait_until(lambda: file_store.decisions.count() >= TOTAL, 60, "every manifest decided")
         published = read_topic(broker.bootstrap, topics.DECISIONS, TOTAL)
         assert stream.scorer.models.current is not None and stream.scorer.models.current.version == "2"
 
     by_parcel = decisions_by_parcel(published)
     assert set(by_parcel) == {m["parcel_id"] for m in items}
-    assert file_store.count_decisions() == TOTAL
+    assert file_store.decisions.count() == TOTAL
     assert all(len(copies) == 1 for copies in by_parcel.values()), "no replay happened, so none is published twice"
 
     # Versions in partition order: 1s, then 2s, never back.
@@ -72,12 +72,12 @@ def test_promotion_mid_stream_switches_versions_cleanly(
 
     # Each decision's score is the one its named version gives for the logged feature row.
     loaded = {v: registry.load_version(settings.model_name, v) for v in ("1", "2")}
-    stored = [file_store.decision(pid) for pid in list(by_parcel)[::10]]
+    stored = [file_store.decisions.get(pid) for pid in list(by_parcel)[::10]]
     for row in stored:
         assert row is not None
-        if row["model_version"] is None:
+        if row.model_version is None:
             continue
-        expected = loaded[row["model_version"]].score_rows([logged_row(row["features"])])[0]
-        assert row["score"] == round(float(expected), 6)
-        if row["model_version"] == "1":
-            assert row["shadow_version"] == "2" and row["shadow_score"] is not None
+        expected = loaded[row.model_version].score_rows([logged_row(row.features)])[0]  # type: ignore[arg-type]
+        assert row.score == round(float(expected), 6)
+        if row.model_version == "1":
+            assert row.shadow_version == "2" and row.shadow_score is not None

@@ -31,7 +31,7 @@ def _record(pid: str, action: str, why: str, propensity: float, at: datetime, va
 
 
 def _outcome(store: Store, pid: str, result: str, source: str = "xray") -> None:
-    store.record_outcome(Outcome(parcel_id=pid, screened_at=T0 + timedelta(days=1), result=result,  # type: ignore[arg-type]
+    store.outcomes.record(Outcome(parcel_id=pid, screened_at=T0 + timedelta(days=1), result=result,  # type: ignore[arg-type]
                                  source=source), "tester")  # type: ignore[arg-type]
 
 
@@ -44,7 +44,7 @@ def test_decision_log_rows_are_ipw_weighted_and_unlabelled_releases_left_out(sto
         _record("O1", "RELEASE", "out_of_scope", 0.0, T0 + timedelta(hours=4), 5.0),
         _record("P1", "SCREEN", "model", 1.0, T0 + timedelta(hours=5), 6.0),  # screened, outcome not yet in
     ]
-    store.record_decisions(records, {})
+    store.decisions.record(records, {})
     _outcome(store, "M1", "contraband")
     _outcome(store, "E1", "clear")
     _outcome(store, "L1", "contraband", source="late")
@@ -62,7 +62,7 @@ def test_decision_log_rows_are_ipw_weighted_and_unlabelled_releases_left_out(sto
 
 
 def test_a_window_reads_only_decisions_inside_it(store: Store) -> None:
-    store.record_decisions([_record(f"M{i}", "SCREEN", "model", 1.0, T0 + timedelta(days=i), float(i))
+    store.decisions.record([_record(f"M{i}", "SCREEN", "model", 1.0, T0 + timedelta(days=i), float(i))
                             for i in range(4)], {})
     for i in range(4):
         _outcome(store, f"M{i}", "clear")
@@ -106,7 +106,7 @@ def test_ipw_weights_are_bounded_and_old_layout_rows_upgraded_or_left_out(store:
         _record("E2", "SCREEN", "exploration", 0.0004, T0 + timedelta(hours=1), 2.0),  # a low-score exploration
         old_layout, broken,
     ]
-    store.record_decisions(records, {})
+    store.decisions.record(records, {})
     for pid in ("E1", "E2", "V1", "X1"):
         _outcome(store, pid, "clear")
     data = from_decision_log(store)

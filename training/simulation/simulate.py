@@ -167,7 +167,7 @@ class ScoredArm:
         self.champion, self.trained_until = model, trained_until
         # The store starts seeded with the bootstrap's entity stats, as a deployed store would be, so the
         # outcome counts ``record_outcome`` moves continue from the history's.
-        self.store.save_entity_stats(history.stats)
+        self.store.stats.save(history.stats)
         self.scorer = self._scorer(model, history)
         self.late: dict[int, list[tuple[str, Any]]] = defaultdict(list)
         self.pending: deque[tuple[datetime, Parcel]] = deque()  # screened, outcome not yet recorded
@@ -202,7 +202,7 @@ class ScoredArm:
             self._record_due(chunk[0].manifest.accepted_at)
             records = self.scorer.decide([(p.manifest, p.raw) for p in chunk], history)
             # Out-of-scope decisions carry nothing training reads; leaving them out halves the writes.
-            self.store.record_decisions([r for r in records if r.decision.why != "out_of_scope"], {})
+            self.store.decisions.record([r for r in records if r.decision.why != "out_of_scope"], {})
             history.dirty.clear()
             for p, r in zip(chunk, records, strict=True):
                 if r.decision.action == "SCREEN":
@@ -219,7 +219,7 @@ class ScoredArm:
         keys: set[str] = set()
         while self.pending and self.pending[0][0] <= now:
             at, p = self.pending.popleft()
-            self.store.record_outcome(Outcome(parcel_id=p.manifest.parcel_id, screened_at=at,
+            self.store.outcomes.record(Outcome(parcel_id=p.manifest.parcel_id, screened_at=at,
                                               result="contraband" if p.label else "clear"), "simulator")
             keys.update(self.scorer.features.entity_keys(p.manifest).all())
         if keys:
@@ -233,7 +233,7 @@ class ScoredArm:
     def _record_late(self, day: int) -> None:
         """A share of released contraband surfaces days later (a late label)."""
         for parcel_id, at in self.late.pop(day, []):
-            self.store.record_outcome(Outcome(parcel_id=parcel_id, screened_at=at, result="contraband",
+            self.store.outcomes.record(Outcome(parcel_id=parcel_id, screened_at=at, result="contraband",
                                               source="late"), "simulator")
 
     def retrain(self, day: int) -> Retraining | None:

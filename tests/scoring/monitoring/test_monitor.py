@@ -100,9 +100,9 @@ def test_the_decision_log_is_judged_per_day_hub_and_version(analysed: Scenario) 
     assert "feature_drift" in kinds
     named = [a for a in built.alerts if a.kind == "feature_drift" and a.scope == "all"][-1]
     assert named.detail["features"] and all(f["feature"] in named.message for f in named.detail["features"][:5])
-    stored = analysed.store.alerts(limit=500)
-    assert {a["key"] for a in stored} >= {a.key for a in built.alerts}
-    assert analysed.store.record_alerts([a.as_row() for a in built.alerts]) == 0  # idempotent
+    stored = analysed.store.alerts.recent(limit=500)
+    assert {a.key for a in stored} >= {a.key for a in built.alerts}
+    assert analysed.store.alerts.record([a.as_row() for a in built.alerts]) == 0  # idempotent
     data = orjson.loads(report.to_json(built))
     assert data["windows"][0]["models"][0]["features"][0]["method"] in ("wasserstein", "jensen_shannon", "psi")
 
