@@ -149,7 +149,7 @@ def test_a_scorer_with_a_model_is_ready_on_that_count() -> None:
     assert check.ok and "version 7" in check.detail
 
 
-def test_the_readme_lists_every_metric(store: Store) -> None:
+def test_the_production_guide_lists_every_metric(store: Store) -> None:
     from scoring.api.metrics import api_registry
     from streams.scorer import Counters
 
@@ -161,5 +161,5 @@ def test_the_readme_lists_every_metric(store: Store) -> None:
     names = {s.name.removesuffix("_bucket") for registry in (metrics.registry, api_registry(store))
              for family in registry.collect() for s in family.samples}
     names = {n for n in names if not n.endswith(("_created", "_count", "_sum"))}
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert {n for n in names if f"`{n}`" not in readme} == set()
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "production.md").read_text()
+    assert {n for n in names if f"`{n}`" not in guide} == set()
