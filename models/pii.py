@@ -32,6 +32,11 @@ _IDENTIFYING_NUMBER = 1_000_000  # 7+ digits: a phone, an ID or an account numbe
 ExtraPolicy = Literal["hash", "drop"]
 
 
+def normalise(value: str) -> str:
+    """What a value is hashed as: without spaces, dashes, brackets and plus signs, lower case ("" hashes to None)."""
+    return _SPACES.sub("", value).lower()
+
+
 @dataclass(frozen=True, slots=True)
 class RedactionPolicy:
     """What becomes of a field the contract does not declare (``PARCELGUARD_EXTRA_FIELDS``, ``…_MAX_CHARS``)."""
@@ -57,7 +62,7 @@ class Hasher:
         return self._cached(kind, value)
 
     def _token(self, kind: str, value: str) -> str | None:
-        normalised = _SPACES.sub("", value).lower()
+        normalised = normalise(value)
         if not normalised:
             return None
         digest = hashlib.blake2b(f"{kind}:{normalised}".encode(), key=self._key, digest_size=12).hexdigest()

@@ -14,7 +14,7 @@ from parcelguard.errors import ConfigError
 @pytest.mark.parametrize("key", ["", "x", DEV_HASH_KEY, "k" * 31])
 def test_outside_development_a_short_or_public_hash_key_is_refused_with_how_to_make_one(
         key: str, tmp_path: Path) -> None:
-    with pytest.raises((ConfigError, ValueError), match="secrets.token_hex"):
+    with pytest.raises((ConfigError, ValueError), match=r"secrets\.token_hex"):
         Settings(environment="production", hash_key=SecretStr(key), data_dir=tmp_path)
 
 

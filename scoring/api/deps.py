@@ -8,6 +8,7 @@ late labels), admin (everything, plus keys, watch-list and capacity).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -32,6 +33,11 @@ HubPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, d
                               examples=["HAK-MEILAN"])]
 ParcelPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="parcel (waybill) id",
                                  examples=["JT0000000001"])]
+
+
+def addressable(identifier: str) -> bool:
+    """Whether an id fits the API's path rule (``HubPath``, ``ParcelPath``), so a URL can name it."""
+    return 0 < len(identifier) <= 64 and re.fullmatch(ID_PATTERN, identifier) is not None
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,30 @@ show those hashes to analysts and admins alone (``parties``), never to screeners
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from models.manifest import Action, Reason, Why
+from models.pii import normalise
 
 Role = Literal["hub", "screener", "analyst", "admin"]
 ContrabandType = Literal["methamphetamine", "heroin", "ketamine", "ghb_liquid", "nitrous_oxide", "precursor", "other"]
+
+
+def _a_sane_moment(value: datetime) -> datetime:
+    """A moment this service can store and compare: in UTC, from 2000 on (year 1 at +14:00 is not in UTC's range)."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be a date from 2000 on with a UTC offset, e.g. 2026-11-20T21:14:05+08:00") from None
+    if utc.year < 2000:
+        raise ValueError("must be a date from 2000 on, e.g. 2026-11-20T21:14:05+08:00")
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_a_sane_moment)]
 
 
 class Problem(BaseModel):
@@ -108,7 +123,7 @@ class OutcomeIn(_In):
     contraband_type: ContrabandType | None = None
     quantity_g: float | None = Field(default=None, ge=0, le=1_000_000, description="grams (or ml for liquids)")
     note: str | None = Field(default=None, max_length=2000, description="free text for the record; not logged")
-    screened_at: AwareDatetime | None = Field(default=None, description="when screened; default now")
+    screened_at: Moment | None = Field(default=None, description="when screened; default now")
 
     @model_validator(mode="after")
     def _type_goes_with_result(self) -> OutcomeIn:
@@ -125,7 +140,7 @@ class LateLabelIn(_In):
     contraband_type: ContrabandType
     quantity_g: float | None = Field(default=None, ge=0, le=1_000_000)
     note: str | None = Field(default=None, max_length=2000)
-    found_at: AwareDatetime | None = Field(default=None, description="when it surfaced; default now")
+    found_at: Moment | None = Field(default=None, description="when it surfaced; default now")
 
 
 class OutcomeView(BaseModel):
@@ -233,6 +248,8 @@ class WatchEntryIn(_In):
     def _value_or_hash(self) -> WatchEntryIn:
         if (self.value is None) == (self.hash is None):
             raise ValueError("give exactly one of value (hashed on arrival) or hash")
+        if self.value is not None and not normalise(self.value):
+            raise ValueError("value has nothing to match once spaces, dashes, brackets and plus signs are removed")
         return self
 
 
@@ -258,7 +275,8 @@ class WatchlistResult(BaseModel):
 
 
 class CapacityIn(_In):
-    per_hour: int | None = Field(ge=1, le=100_000, description="X-ray parcels per hour; null returns to configured")
+    per_hour: StrictInt | None = Field(ge=1, le=100_000,  # strict: `true` is not 1 parcel an hour
+                                       description="X-ray parcels per hour; null returns to configured")
 
 
 class CapacityView(BaseModel):
