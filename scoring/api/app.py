@@ -27,7 +27,9 @@ from scoring.api import (
     routes_parcels,
     routes_search,
 )
+from scoring.api.guards import BodyLimit, SameSiteCookiePosts, SecurityHeaders
 from scoring.api.schemas import Problem
+from scoring.api.throttle import SignInThrottle
 from scoring.store import Store
 
 log = logging.getLogger(__name__)
@@ -71,8 +73,24 @@ def _problem_422(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _declare_guards(schema: dict[str, Any]) -> None:
+    """The guards answer 413 (a body too large) and 429 (a throttled client) before any route: say so."""
+    problem = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                responses.setdefault("413", {"description": "the body is over PARCELGUARD_MAX_BODY_BYTES", **problem})
+            if operation.get("security"):
+                responses.setdefault("429", {"description": "too many failed sign-ins from this client", **problem})
+
+
 def create_app(settings: Settings, store: Store) -> FastAPI:
+    docs = bool(settings.api_docs_public)  # closed by default outside development
     app = FastAPI(
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         title="ParcelGuard",
         version=__version__,
         description=DESCRIPTION,
@@ -86,6 +104,12 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.sign_ins = SignInThrottle(settings.sign_in_failures_per_minute)
+    # The last added runs first: headers go on every answer, including the guards' own refusals.
+    app.add_middleware(SameSiteCookiePosts)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       authenticated=lambda token: store.access.principal(token) is not None)
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(RequestValidationError)
     async def _explain_422(request: Request, exc: RequestValidationError) -> Response:
@@ -139,6 +163,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = _problem_422(FastAPI.openapi(app))
+            _declare_guards(app.openapi_schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
