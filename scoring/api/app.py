@@ -57,6 +57,17 @@ def _wants_page(request: Request) -> bool:
     return not (path.startswith("/api/") or path in machine) and "text/html" in request.headers.get("accept", "")
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path: Starlette names only the first route's (GET and POST on one
+    path are two routes here), which tells a client that the other does not exist."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex, served = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and served and regex.match(request.url.path):
+            methods |= set(served)
+    return ", ".join(sorted(methods))
+
+
 def _problem_422(schema: dict[str, Any]) -> dict[str, Any]:
     """Every 422 answers ``{"detail": "..."}`` (the handler below), so the document must say so for every route,
     including routes that do not declare it themselves; FastAPI would describe its own list-of-errors shape."""
@@ -129,10 +140,12 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
                 return RedirectResponse(routes_pages.login_url(request), status_code=303)
             return routes_pages.error_page(request, exc.status_code, str(exc.detail))
         detail = exc.detail
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
         if exc.status_code == 400 and detail == "There was an error parsing the body":
             detail = "the request body could not be read: send a JSON object in UTF-8"
-        return JSONResponse(status_code=exc.status_code, content={"detail": detail},
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=headers)
 
     @app.exception_handler(DataError)
     async def _unstorable(request: Request, exc: DataError) -> Response:
