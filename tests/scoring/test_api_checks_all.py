@@ -60,7 +60,8 @@ def test_schemathesis_checks_all_finds_nothing(store: Store, tmp_path: Path) -> 
              "--checks", "all", "-H", f"Authorization: Bearer {TOKENS['admin']}", "--include-path-regex", "^/api/",
              "--max-examples", "10", "--workers", "1", "--seed", "1", "--max-time", str(MAX_TIME_S),
              "--report", "ndjson", "--report-dir", str(reports)],
-            capture_output=True, text=True, timeout=MAX_TIME_S + 90, check=False)
+            capture_output=True, text=True, timeout=MAX_TIME_S + 90, check=False,
+            cwd=tmp_path)  # its cache of crashes stays out of the repository
     finally:
         server.should_exit = True
         thread.join(15)
