@@ -1,4 +1,8 @@
-"""The parties on a manifest and their personal fields: the one home for both.
+"""The parties on a manifest, their personal fields, and the fields the contract declares non-personal.
+
+Redaction is an allow-list: only the fields in ``CLEAR_BY_SECTION`` are stored in clear; the personal fields
+below are replaced by their keyed hashes (entity keys are built from exactly those hashes), and every other
+field a hub adds is hashed or dropped by ``models.pii`` under the configured policy.
 
 Which fields are personal (hashed on arrival, never stored or logged in clear, shown as hashes to analysts
 only) is written here once, and so is the rule that a parcel's recipient address falls back to its
@@ -46,6 +50,20 @@ PERSONAL_FIELDS: tuple[PersonalField, ...] = (
 PERSONAL_BY_SECTION: dict[str, tuple[str, ...]] = {
     section: tuple(f.name for f in PERSONAL_FIELDS if f.section == section)
     for section in dict.fromkeys(f.section for f in PERSONAL_FIELDS)
+}
+
+
+# The fields of schema version 1 that are not personal and are kept in clear, per manifest part ("" is the
+# manifest's top level). The contents' description is free text but stays in clear: the hard rules and the
+# screeners read it. A test fails when a field declared in ``models.manifest`` is in neither list.
+CLEAR_BY_SECTION: dict[str, frozenset[str]] = {
+    "": frozenset({"schema_version", "parcel_id", "carrier", "hub_id", "accepted_at", "weight_g", "length_cm",
+                   "width_cm", "height_cm", "pieces", "service", "payment"}),
+    "origin": frozenset({"province", "city", "district", "postcode", "outlet_id"}),
+    "destination": frozenset({"province", "city", "district", "address_type"}),
+    "sender": frozenset({"account_opened", "id_verified"}),
+    "recipient": frozenset(),
+    "contents": frozenset({"description", "category", "hs_code", "quantity", "declared_value", "currency"}),
 }
 
 

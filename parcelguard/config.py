@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -22,7 +22,9 @@ from pydantic_settings import (
 
 from parcelguard.errors import ConfigError
 
-DEV_HASH_KEY = "dev-only-parcelguard-hash-key"
+DEV_HASH_KEY = "dev-only-parcelguard-hash-key"  # public: anyone can reverse hashes made with it
+MIN_HASH_KEY_BYTES = 32  # a phone hash made with a short key was reversed by enumeration in 1.3 s
+MAKE_A_KEY = "make one with: python -c 'import secrets; print(secrets.token_hex(32))'"
 DEFAULT_PRIORITY_ORIGINS = ["Yunnan", "Guangdong", "Guangxi", "Sichuan", "Guizhou"]
 DEFAULT_PROHIBITED_TERMS = [
     "methamphetamine", "meth", "heroin", "ketamine", "cocaine", "fentanyl", "ghb", "gbl",
@@ -73,6 +75,8 @@ class Settings(BaseSettings):
     watchlist_path: Path | None = None
 
     hash_key: SecretStr = SecretStr(DEV_HASH_KEY)
+    extra_fields: Literal["hash", "drop"] = "hash"  # undeclared manifest strings: keyed hash, or dropped
+    extra_field_max_chars: int = Field(default=64, ge=0)  # longer undeclared strings are always dropped
     model_name: str = "parcelguard-risk"
     explain_top_k: int = 3
     promotion_margin: float = 0.0
@@ -82,6 +86,12 @@ class Settings(BaseSettings):
     api_port: int = 8000
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None  # the scorer serves /metrics, /livez, /readyz here when set
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  # larger API request bodies get 413 unread
+    # The API's /docs, /openapi.json and /metrics: open to anyone, or closed (docs) and behind an analyst or
+    # admin key (metrics). None: open in development only.
+    api_docs_public: bool | None = None
+    metrics_public: bool | None = None
+    sign_in_failures_per_minute: int = Field(default=10, ge=1)  # per client; more get 429 for a minute
 
     _split_lists = field_validator("priority_origins", "destinations", "prohibited_terms", mode="before")(
         _split_list
@@ -94,8 +104,18 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{(self.data_dir / 'parcelguard.db').resolve()}"
         if not self.mlflow_tracking_uri:
             self.mlflow_tracking_uri = f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
-        if self.environment != "development" and self.hash_key.get_secret_value() == DEV_HASH_KEY:
-            raise ConfigError("PARCELGUARD_HASH_KEY must be set to a real secret outside development")
+        development = self.environment == "development"
+        if self.api_docs_public is None:
+            self.api_docs_public = development
+        if self.metrics_public is None:
+            self.metrics_public = development
+        key = self.hash_key.get_secret_value()
+        if not development and key == DEV_HASH_KEY:
+            raise ConfigError(f"PARCELGUARD_HASH_KEY must be set to a real secret outside development "
+                              f"(the development key is public); {MAKE_A_KEY}")
+        if not development and len(key.encode()) < MIN_HASH_KEY_BYTES:
+            raise ConfigError(f"PARCELGUARD_HASH_KEY is {len(key.encode())} bytes; outside development it must be "
+                              f"at least {MIN_HASH_KEY_BYTES} random bytes; {MAKE_A_KEY}")
         return self
 
     @property

@@ -18,7 +18,7 @@ import uvicorn
 from rich.console import Console
 
 from models import registry
-from parcelguard.config import Settings
+from parcelguard.config import DEV_HASH_KEY, MAKE_A_KEY, Settings
 from scoring.api.app import create_app
 from scoring.api.routes_health import metrics_registry
 from scoring.db import make_engine
@@ -40,6 +40,14 @@ def _thread(name: str, target: Callable[[], None]) -> threading.Thread:
     thread = threading.Thread(target=target, name=name, daemon=True)
     thread.start()
     return thread
+
+
+def _key_warning(settings: Settings) -> str:
+    """The development hash key is in the repository: hashes made with it can be reversed (a phone in 1.3 s)."""
+    if settings.hash_key.get_secret_value() != DEV_HASH_KEY:
+        return ""
+    return ("[bold yellow]  hash key:    the public development key: anyone can reverse these hashes "
+            f"(a phone in 1.3 s); fake data only. For real data set PARCELGUARD_HASH_KEY; {MAKE_A_KEY}[/]\n")
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -100,7 +108,7 @@ def run_all(settings: Settings, console: Console, *, rate: float, history_days: 
                       f"  queue page:  {base}/  (sign in with the key below)\n"
                       + "".join(f"  {hub} screener key: {token}-{hub}\n" for hub in hubs)
                       + f"  health:      {base}/health\n  API docs:    {base}/docs\n"
-                      "Ctrl-C stops everything.")
+                      + _key_warning(settings) + "Ctrl-C stops everything.")
         last = 0
         while True:
             time.sleep(5)

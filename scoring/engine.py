@@ -22,7 +22,7 @@ from models import registry
 from models.features import FEATURE_NAMES, FeatureBuilder, FeatureRow
 from models.history import EntityKeys, HistoryState
 from models.manifest import Decision, Manifest, Reason
-from models.pii import Hasher
+from models.pii import hasher_for
 from models.risk_model import RiskModel
 from parcelguard.config import Settings
 from scoring import capacity
@@ -166,7 +166,7 @@ class Scorer:
         self.models = models
         self.persist = persist and store is not None
         self.cache_history = cache_history or store is None
-        self.hasher = Hasher(settings.hash_key.get_secret_value())
+        self.hasher = hasher_for(settings)  # the key, and the policy for undeclared manifest fields
         self.features = FeatureBuilder(self.hasher)
         self.watchlist = Watchlist(self.hasher, settings.watchlist_path)
         self.rules = Rules(self.watchlist, settings.prohibited_terms)

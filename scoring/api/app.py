@@ -27,7 +27,9 @@ from scoring.api import (
     routes_parcels,
     routes_search,
 )
+from scoring.api.guards import BodyLimit, SameSiteCookiePosts, SecurityHeaders
 from scoring.api.schemas import Problem
+from scoring.api.throttle import SignInThrottle
 from scoring.store import Store
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,17 @@ def _wants_page(request: Request) -> bool:
     return not (path.startswith("/api/") or path in machine) and "text/html" in request.headers.get("accept", "")
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path: Starlette names only the first route's (GET and POST on one
+    path are two routes here), which tells a client that the other does not exist."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex, served = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and served and regex.match(request.url.path):
+            methods |= set(served)
+    return ", ".join(sorted(methods))
+
+
 def _problem_422(schema: dict[str, Any]) -> dict[str, Any]:
     """Every 422 answers ``{"detail": "..."}`` (the handler below), so the document must say so for every route,
     including routes that do not declare it themselves; FastAPI would describe its own list-of-errors shape."""
@@ -71,8 +84,24 @@ def _problem_422(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _declare_guards(schema: dict[str, Any]) -> None:
+    """The guards answer 413 (a body too large) and 429 (a throttled client) before any route: say so."""
+    problem = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                responses.setdefault("413", {"description": "the body is over PARCELGUARD_MAX_BODY_BYTES", **problem})
+            if operation.get("security"):
+                responses.setdefault("429", {"description": "too many failed sign-ins from this client", **problem})
+
+
 def create_app(settings: Settings, store: Store) -> FastAPI:
+    docs = bool(settings.api_docs_public)  # closed by default outside development
     app = FastAPI(
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         title="ParcelGuard",
         version=__version__,
         description=DESCRIPTION,
@@ -86,6 +115,12 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.sign_ins = SignInThrottle(settings.sign_in_failures_per_minute)
+    # The last added runs first: headers go on every answer, including the guards' own refusals.
+    app.add_middleware(SameSiteCookiePosts)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       authenticated=lambda token: store.access.principal(token) is not None)
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(RequestValidationError)
     async def _explain_422(request: Request, exc: RequestValidationError) -> Response:
@@ -105,10 +140,12 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
                 return RedirectResponse(routes_pages.login_url(request), status_code=303)
             return routes_pages.error_page(request, exc.status_code, str(exc.detail))
         detail = exc.detail
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
         if exc.status_code == 400 and detail == "There was an error parsing the body":
             detail = "the request body could not be read: send a JSON object in UTF-8"
-        return JSONResponse(status_code=exc.status_code, content={"detail": detail},
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=headers)
 
     @app.exception_handler(DataError)
     async def _unstorable(request: Request, exc: DataError) -> Response:
@@ -139,6 +176,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = _problem_422(FastAPI.openapi(app))
+            _declare_guards(app.openapi_schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

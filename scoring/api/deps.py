@@ -8,6 +8,7 @@ late labels), admin (everything, plus keys, watch-list and capacity).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from parcelguard.config import Settings
+from scoring.api.throttle import SignInThrottle
 from scoring.store import Store
 
 ROLES = ("hub", "screener", "analyst", "admin")
@@ -32,6 +34,11 @@ HubPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, d
                               examples=["HAK-MEILAN"])]
 ParcelPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="parcel (waybill) id",
                                  examples=["JT0000000001"])]
+
+
+def addressable(identifier: str) -> bool:
+    """Whether an id fits the API's path rule (``HubPath``, ``ParcelPath``), so a URL can name it."""
+    return 0 < len(identifier) <= 64 and re.fullmatch(ID_PATTERN, identifier) is not None
 
 
 @dataclass(frozen=True)
@@ -64,25 +71,59 @@ StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def current_user(
-    store: StoreDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    session: Annotated[str | None, Depends(cookie)],
-) -> Principal:
-    token = credentials.credentials.strip() if credentials else (session or "").strip()
-    if not token:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED,
-                            "not signed in: send `Authorization: Bearer <API key or token>`",
-                            headers={"WWW-Authenticate": "Bearer"})
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def identify(request: Request, store: Store, token: str) -> Principal:
+    """Whom a presented key or token belongs to; 401 when nobody, 429 while this client is throttled."""
+    throttle: SignInThrottle = request.app.state.sign_ins
+    client = client_of(request)
+    wait = throttle.wait_s(client)
+    if wait:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            f"too many failed sign-ins from this client: try again in {wait} s",
+                            headers={"Retry-After": str(wait)})
     found = store.access.principal(token)
     if found is None:
+        throttle.failed(client, request.url.path)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED,
                             "unknown, expired or revoked key or token: ask an admin for a new key",
                             headers={"WWW-Authenticate": "Bearer"})
     return Principal(found.name, found.role, found.hub_id, found.via, token)
 
 
+def _presented(credentials: HTTPAuthorizationCredentials | None, session: str | None) -> str:
+    return credentials.credentials.strip() if credentials else (session or "").strip()
+
+
+def current_user(
+    request: Request,
+    store: StoreDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    session: Annotated[str | None, Depends(cookie)],
+) -> Principal:
+    token = _presented(credentials, session)
+    if not token:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED,
+                            "not signed in: send `Authorization: Bearer <API key or token>`",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return identify(request, store, token)
+
+
+def maybe_user(
+    request: Request,
+    store: StoreDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    session: Annotated[str | None, Depends(cookie)],
+) -> Principal | None:
+    """The caller when they present a key or token (which must be valid), else None."""
+    token = _presented(credentials, session)
+    return identify(request, store, token) if token else None
+
+
 CurrentUser = Annotated[Principal, Depends(current_user)]
+MaybeUser = Annotated[Principal | None, Depends(maybe_user)]
 
 
 def require(*roles: str) -> Any:

@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
-from fastapi import APIRouter, FastAPI, Request, Response, status
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response, status
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from pydantic import BaseModel
 from sqlalchemy import text
 
 from scoring import readiness
-from scoring.api.deps import SettingsDep, StoreDep
+from scoring.api.deps import ALL_HUBS, MaybeUser, SettingsDep, StoreDep
 from scoring.api.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -85,6 +85,15 @@ def metrics_registry(app: FastAPI) -> CollectorRegistry:
 
 @router.get("/metrics", summary="Prometheus metrics: the scorer fleet's heartbeats and the screening queues",
             response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-def metrics(request: Request) -> Response:
+def metrics(request: Request, settings: SettingsDep, caller: MaybeUser) -> Response:
+    """Open in development; otherwise (hub names and queue sizes) for analyst or admin keys and tokens only,
+    unless PARCELGUARD_METRICS_PUBLIC is set."""
+    if not settings.metrics_public:
+        if caller is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "metrics need an analyst or admin key: send "
+                                "`Authorization: Bearer <key>`, or set PARCELGUARD_METRICS_PUBLIC=true",
+                                headers={"WWW-Authenticate": "Bearer"})
+        if caller.role not in ALL_HUBS:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"metrics need an analyst or admin key, not {caller.role}")
     encoder, content_type = choose_encoder(request.headers.get("accept", ""))  # text format, or OpenMetrics if asked
     return Response(encoder(metrics_registry(request.app)), media_type=content_type)

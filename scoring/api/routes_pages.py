@@ -25,9 +25,11 @@ from scoring.api.deps import (
     Principal,
     StoreDep,
     check_hub,
+    client_of,
 )
 from scoring.api.routes_auth import TOKEN_TTL
 from scoring.api.schemas import ContrabandType, SearchHit
+from scoring.api.throttle import SignInThrottle
 from scoring.store import Store
 from scoring.store.rows import KeyHolder
 
@@ -79,8 +81,16 @@ def index(request: Request, store: StoreDep, next: str | None = None) -> Respons
 def login(request: Request, store: StoreDep, token: Annotated[str, Form()] = "",
           next: Annotated[str | None, Form()] = None) -> Response:
     key = token.strip()
+    throttle: SignInThrottle = request.app.state.sign_ins
+    wait = throttle.wait_s(client_of(request))
+    if wait:
+        return templates.TemplateResponse(request, "login.html", {
+            "error": f"Too many failed sign-ins from here. Try again in {wait} s.", "next": _safe_next(next),
+            "user": None}, status_code=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(wait)})
     found = store.access.principal(key) if key else None
     if found is None or found.via != "key":
+        if key:
+            throttle.failed(client_of(request), "/login")
         error = "Enter your API key." if not key else "That key is unknown or revoked. Check it, or ask an admin."
         return templates.TemplateResponse(request, "login.html", {"error": error, "next": _safe_next(next),
                                                                   "user": None},

@@ -20,6 +20,7 @@ from scoring.api.deps import (
     Screener,
     SettingsDep,
     StoreDep,
+    addressable,
     check_hub,
 )
 from scoring.api.schemas import (
@@ -94,9 +95,11 @@ def read_hubs(store: StoreDep, settings: SettingsDep, user: AllHubs) -> list[Hub
     known = {h.hub_id: h for h in store.queue.hubs_overview(_hour_start(now), now)}
     for hub_id in [*settings.hub_capacity_per_hour, *store.capacity.overrides()]:
         known.setdefault(hub_id, HubLoad(hub_id))
+    # Only hubs the API can address: a hub id its own path rule refuses (stored before intake checked the
+    # pattern) would be listed with a queue nobody can open.
     return [HubSummary(hub_id=h.hub_id, waiting=h.waiting, held=h.held, flagged_this_hour=h.flagged,
                        capacity_per_hour=views.capacity_for(store, settings, h.hub_id))
-            for h in sorted(known.values(), key=lambda h: h.hub_id)]
+            for h in sorted(known.values(), key=lambda h: h.hub_id) if addressable(h.hub_id)]
 
 
 @router.post("/parcels/{parcel_id}/claim", response_model=ClaimResult, responses=problems(404, 409),

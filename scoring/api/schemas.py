@@ -6,15 +6,40 @@ show those hashes to analysts and admins alone (``parties``), never to screeners
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from models.manifest import Action, Reason, Why
+from models.pii import normalise
 
 Role = Literal["hub", "screener", "analyst", "admin"]
 ContrabandType = Literal["methamphetamine", "heroin", "ketamine", "ghb_liquid", "nitrous_oxide", "precursor", "other"]
+
+
+def _a_sane_moment(value: datetime) -> datetime:
+    """A moment this service can store and compare: in UTC, from 2000 on (year 1 at +14:00 is not in UTC's range)."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be a date from 2000 on with a UTC offset, e.g. 2026-11-20T21:14:05+08:00") from None
+    if utc.year < 2000:
+        raise ValueError("must be a date from 2000 on, e.g. 2026-11-20T21:14:05+08:00")
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_a_sane_moment)]
+
+
+def _not_a_bool(value: object) -> object:
+    """JSON's ``true`` is not the number 1 (pydantic would take it as 1); 30.0 is still 30, as JSON Schema says."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+Grams = Annotated[float, Field(ge=0, le=1_000_000), BeforeValidator(_not_a_bool)]
 
 
 class Problem(BaseModel):
@@ -106,9 +131,9 @@ class OutcomeIn(_In):
 
     result: Literal["clear", "contraband"]
     contraband_type: ContrabandType | None = None
-    quantity_g: float | None = Field(default=None, ge=0, le=1_000_000, description="grams (or ml for liquids)")
+    quantity_g: Grams | None = Field(default=None, description="grams (or ml for liquids)")
     note: str | None = Field(default=None, max_length=2000, description="free text for the record; not logged")
-    screened_at: AwareDatetime | None = Field(default=None, description="when screened; default now")
+    screened_at: Moment | None = Field(default=None, description="when screened; default now")
 
     @model_validator(mode="after")
     def _type_goes_with_result(self) -> OutcomeIn:
@@ -123,9 +148,9 @@ class LateLabelIn(_In):
     """Contraband found after the parcel left screening (released, or cleared): it still teaches the model."""
 
     contraband_type: ContrabandType
-    quantity_g: float | None = Field(default=None, ge=0, le=1_000_000)
+    quantity_g: Grams | None = None
     note: str | None = Field(default=None, max_length=2000)
-    found_at: AwareDatetime | None = Field(default=None, description="when it surfaced; default now")
+    found_at: Moment | None = Field(default=None, description="when it surfaced; default now")
 
 
 class OutcomeView(BaseModel):
@@ -197,17 +222,32 @@ class HubSummary(BaseModel):
 
 
 # --- admin ------------------------------------------------------------------------------------------
-class KeyIn(_In):
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@\-]+$", examples=["screener-wang"])
-    role: Role
-    hub_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$",
-                               description="required for screener and hub keys: the one hub they work for")
+KeyName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@\-]+$", examples=["screener-wang"])]
+HubId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
-    @model_validator(mode="after")
-    def _hub_where_needed(self) -> KeyIn:
-        if self.role in ("screener", "hub") and not self.hub_id:
-            raise ValueError(f"a {self.role} key needs hub_id: the hub it works for")
-        return self
+
+class HubKeyIn(_In):
+    """A key that works for one hub: ``hub_id`` is required (the schema says so, not only the code)."""
+
+    name: KeyName
+    role: Literal["hub", "screener"]
+    hub_id: HubId = Field(description="the one hub this key works for")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hub_needed(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("hub_id") is None:
+            raise ValueError(f"a {data.get('role')} key needs hub_id: the hub it works for")
+        return data
+
+
+class AllHubsKeyIn(_In):
+    name: KeyName
+    role: Literal["analyst", "admin"]
+    hub_id: None = Field(default=None, description="none: analyst and admin keys work across hubs")
+
+
+KeyIn = HubKeyIn | AllHubsKeyIn  # a plain union: schemathesis mis-reads pydantic's discriminated oneOf
 
 
 class KeyView(BaseModel):
@@ -222,22 +262,50 @@ class KeyIssued(KeyView):
     token: str = Field(description="the API key; shown once, only its hash is stored")
 
 
-class WatchEntryIn(_In):
-    kind: Literal["phone", "id_number", "account_id", "address", "name"]
-    value: str | None = Field(default=None, min_length=1, max_length=256,
-                              description="clear value: hashed before it is written, never stored or logged")
-    hash: str | None = Field(default=None, pattern=r"^h:[0-9a-f]{8,128}$", description="an already keyed hash")
+def _something_to_match(value: str) -> str:
+    if not normalise(value):
+        raise ValueError("value has nothing to match once spaces, dashes, brackets and plus signs are removed")
+    return value
+
+
+WatchKind = Literal["phone", "id_number", "account_id", "address", "name"]
+
+
+class WatchValueIn(_In):
+    """A party by clear value: hashed before it is written, never stored or logged."""
+
+    kind: WatchKind
+    # Something must remain once spaces, dashes, brackets and plus signs are removed ("---" matches nothing):
+    # the pattern says so in the document, the validator in words.
+    value: Annotated[str, AfterValidator(_something_to_match)] = Field(
+        # Python's whitespace (stripped on arrival) also covers \x1c-\x1f and \x85, which JSON Schema's \s does not.
+        min_length=1, max_length=256, json_schema_extra={"pattern": r"[^\s\x1c-\x1f\x85\-()+]"})
     note: str | None = Field(default=None, max_length=200)
 
-    @model_validator(mode="after")
-    def _value_or_hash(self) -> WatchEntryIn:
-        if (self.value is None) == (self.hash is None):
-            raise ValueError("give exactly one of value (hashed on arrival) or hash")
-        return self
+
+class WatchHashIn(_In):
+    """A party by an already keyed hash."""
+
+    kind: WatchKind
+    hash: str = Field(pattern=r"^h:[0-9a-f]{8,128}$")
+    note: str | None = Field(default=None, max_length=200)
+
+
+WatchEntryIn = WatchValueIn | WatchHashIn  # exactly one of value or hash: each shape forbids the other
 
 
 class WatchlistChange(_In):
     entries: list[WatchEntryIn] = Field(min_length=1, max_length=1000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _value_or_hash(cls, data: object) -> object:
+        """The union would say "extra inputs are not permitted" twice; say what to send instead."""
+        entries = data.get("entries") if isinstance(data, dict) else None
+        for n, entry in enumerate(entries if isinstance(entries, list) else []):
+            if isinstance(entry, dict) and (entry.get("value") is None) == (entry.get("hash") is None):
+                raise ValueError(f"entries.{n}: give exactly one of value (hashed on arrival) or hash")
+        return data
 
 
 class WatchEntryView(BaseModel):
@@ -258,7 +326,8 @@ class WatchlistResult(BaseModel):
 
 
 class CapacityIn(_In):
-    per_hour: int | None = Field(ge=1, le=100_000, description="X-ray parcels per hour; null returns to configured")
+    per_hour: Annotated[int, Field(ge=1, le=100_000), BeforeValidator(_not_a_bool)] | None = Field(
+        description="X-ray parcels per hour; null returns to configured")
 
 
 class CapacityView(BaseModel):

@@ -35,8 +35,12 @@ class Access(Repository):
     """Issue, list and revoke API keys; open and close sessions; say whom a key or token belongs to."""
 
     def add_key(self, name: str, role: str, token: str, hub_id: str | None = None, actor: str = "system") -> None:
-        """Issue (or re-issue, replacing the old secret) a key; only its SHA-256 is kept."""
+        """Issue (or re-issue, replacing the old secret) a key; only its SHA-256 is kept.
+
+        Re-issuing ends every token and sign-in of the old key in the same transaction: a token dies with the
+        key it came from, and never takes on the new key's role."""
         with self.engine.begin() as conn:
+            conn.execute(update(sessions).where(sessions.c.key_name == name).values(revoked=True))
             stmt = self._insert(api_keys).values(
                 name=name, role=role, hub_id=hub_id, token_hash=token_digest(token), active=True,
                 created_at=datetime.now(UTC),
@@ -101,6 +105,8 @@ class Access(Repository):
             row = conn.execute(
                 select(*_KEY_COLUMNS).join(sessions, sessions.c.key_name == api_keys.c.name)
                 .where(sessions.c.token_hash == digest, sessions.c.revoked.is_(False),
-                       sessions.c.expires_at > datetime.now(UTC), api_keys.c.active.is_(True))
+                       sessions.c.expires_at > datetime.now(UTC), api_keys.c.active.is_(True),
+                       # belt and braces: a token opened before its key was (re-)issued came from another key
+                       sessions.c.created_at >= api_keys.c.created_at)
             ).first()
             return None if row is None else _holder(row, "token")

@@ -18,6 +18,7 @@ from tests.factories import manifest
 
 HUB, OTHER_HUB = "HAK-MEILAN", "SYX-TIANYA"
 HASHER = Hasher("test-hash-key")  # the key tests.conftest.make_settings uses
+ORIGIN = {"origin": "http://testserver"}  # what a browser sends with a post from the pages (CSRF check)
 TOKENS = {"screener": "tok-screener", "screener2": "tok-screener-2", "other_screener": "tok-screener-syx",
           "analyst": "tok-analyst", "admin": "tok-admin", "hub": "tok-hub"}
 

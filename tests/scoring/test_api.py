@@ -18,7 +18,7 @@ from scoring.rules import Rules, Watchlist
 from scoring.store import Store
 from tests.conftest import make_settings
 from tests.factories import BASE
-from tests.scoring.api_support import HASHER, HUB, OTHER_HUB, TOKENS, add_keys, client, record, seed
+from tests.scoring.api_support import HASHER, HUB, ORIGIN, OTHER_HUB, TOKENS, add_keys, client, record, seed
 
 RULE = [Reason(feature="rule", contribution=0.0, text="sender phone is on the watch-list")]
 PERSONAL = [BASE["sender"][k] for k in ("name", "phone", "id_number")] + [BASE["recipient"][k] for k in
@@ -304,9 +304,10 @@ def test_signing_in_sets_a_session_cookie_not_the_key(api: tuple[TestClient, Any
     c, _ = api
     c.headers["accept"] = "text/html"  # as a browser navigating
     assert c.get(f"/hubs/{HUB}/queue", follow_redirects=False).headers["location"] == f"/?next=/hubs/{HUB}/queue"
-    bad = c.post("/login", data={"token": "wrong"})
+    bad = c.post("/login", data={"token": "wrong"}, headers=ORIGIN)
     assert bad.status_code == 401 and "unknown or revoked" in bad.text
-    signed = c.post("/login", data={"token": TOKENS["screener"], "next": "//evil.example/x"}, follow_redirects=False)
+    signed = c.post("/login", data={"token": TOKENS["screener"], "next": "//evil.example/x"},
+                    headers=ORIGIN, follow_redirects=False)
     assert signed.status_code == 303 and signed.headers["location"] == f"/hubs/{HUB}/queue"
     cookie = signed.cookies["pg_session"]
     assert cookie != TOKENS["screener"] and "httponly" in signed.headers["set-cookie"].lower()
@@ -314,7 +315,7 @@ def test_signing_in_sets_a_session_cookie_not_the_key(api: tuple[TestClient, Any
     assert c.get(f"/api/hubs/{HUB}/queue").status_code == 200  # the pages call the API with the cookie
     forbidden = c.get(f"/hubs/{OTHER_HUB}/queue")
     assert forbidden.status_code == 403 and "<h1>Not allowed</h1>" in forbidden.text
-    c.post("/logout")
+    c.post("/logout", headers=ORIGIN)
     assert c.get(f"/api/hubs/{HUB}/queue", cookies={"pg_session": cookie}).status_code == 401
 
 
