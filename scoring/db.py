@@ -23,7 +23,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 # Fixed constraint names, so a later migration can name what it alters on SQLite and PostgreSQL alike.
 metadata = MetaData(naming_convention={
@@ -216,7 +216,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if url.startswith("postgresql"):
         timeouts = f"-c statement_timeout={STATEMENT_TIMEOUT_S * 1000} -c lock_timeout={STATEMENT_TIMEOUT_S * 1000}"
-        connect_args["options"] = f"{connect_args.get('options', '')} {timeouts}".strip()
+        # Options already in the URL (``?options=-csearch_path%3D...``) or the caller's connect_args are kept.
+        given = [connect_args.get("options"), make_url(url).query.get("options")]
+        connect_args["options"] = " ".join([*(str(o) for o in given if o), timeouts])
         connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
         kwargs.setdefault("pool_timeout", POOL_TIMEOUT_S)
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
