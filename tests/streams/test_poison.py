@@ -14,19 +14,24 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from models import topics
 from models.features import FeatureBuilder
 from parcelguard.config import Settings
 from scoring import readiness
+from scoring.db import make_engine, metadata
 from scoring.engine import ModelSource
 from scoring.store import Store
 from streams import clients, deadletter
 from streams.broker import EmbeddedBroker
 from streams.outcomes import OutcomeConsumer
+from tests.conftest import POSTGRES_URL, _fresh_postgres_schema
 from tests.factories import manifest
 from tests.kafka_helpers import read_topic
 from tests.streams.conftest import RunScorer
+from tests.streams.freezable_proxy import FreezableProxy
 from tests.streams.support import decisions_by_parcel, manifests, tiny_model, wait_until
 
 pytestmark = [pytest.mark.kafka]
@@ -169,3 +174,41 @@ def test_a_locked_sqlite_database_pauses_the_scorer_shows_not_ready_and_loses_no
         assert stored is not None
         assert {(c["action"], c["score"], datetime.fromisoformat(c["decided_at"])) for c in copies} == {
             (stored.action, stored.score, stored.decided_at)}
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs PARCELGUARD_TEST_POSTGRES_URL")
+def test_a_frozen_postgresql_shows_not_ready_within_seconds_and_the_scorer_loses_nothing(
+    broker: EmbeddedBroker, run_scorer: RunScorer
+) -> None:
+    """Before: a PostgreSQL frozen for 110 s hung /readyz. Now the probe answers not ready within its timeout,
+    the stalled scorer says so on its progress check, and after the thaw every manifest is decided once."""
+    url = make_url(POSTGRES_URL)
+    schema = _fresh_postgres_schema()
+    with FreezableProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        engine = make_engine(url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
+                             connect_args={"options": f"-csearch_path={schema}"})
+        store = Store(engine)
+        store.create_schema()
+        clients.ensure_topics(broker.bootstrap, partitions=1)
+        items = manifests(100, prefix="FRZ")
+        model, _ = tiny_model()
+        with run_scorer(broker.bootstrap, models=ModelSource.fixed(model), store=store) as stream:
+            _send(broker.bootstrap, [(m["parcel_id"], orjson.dumps(m)) for m in items[:10]])
+            wait_until(lambda: stream.counters.decided >= 10, 60, "the scorer to join and decide")
+            proxy.freeze()
+            _send(broker.bootstrap, [(m["parcel_id"], orjson.dumps(m)) for m in items[10:]])
+            wait_until(lambda: stream.stalled_for() > 2.0, 30, "the scorer to stall on the frozen database")
+            started = time.monotonic()
+            check = readiness.database(engine, timeout_s=2)
+            assert check.ok is False and "no answer" in check.detail
+            assert time.monotonic() - started < 30  # bounded (the probe must answer, not hang)
+            assert readiness.progress(stream.stalled_for(), stream.last_failure, limit_s=2.0).ok is False
+            proxy.thaw()
+            published = read_topic(broker.bootstrap, topics.DECISIONS, len(items), timeout_s=120)
+        assert stream.counters.dead_lettered == 0
+        assert set(decisions_by_parcel(published)) == {m["parcel_id"] for m in items}
+        assert store.decisions.count() == len(items)
+        metadata.drop_all(engine)
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
