@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup up test lint bench clean
+.PHONY: setup up test lint bench chaos clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -34,6 +34,10 @@ test: setup
 
 bench: setup
 	$(BIN)/parcelguard bench --json bench.json
+
+# Every poison kind of issue 13 mid-stream through a live scorer: dead-lettered, 0 lost, 0 decided twice.
+chaos: setup
+	$(BIN)/parcelguard chaos --json chaos.json
 
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache

@@ -6,12 +6,30 @@ Extra fields are kept (hubs add their own), categorical values are free strings 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION = 1
+# Hub and parcel ids: the same rule the API's path parameters apply, so every stored id can be worked.
+ID_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+# Event times outside this window are typos or poison (year 1 overflows the feature code): rejected at intake.
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+
+
+def check_event_time(name: str, value: datetime) -> datetime:
+    """``value`` if it has a UTC offset and lies between 2000-01-01 and a day from now, else a ValueError."""
+    if value.tzinfo is None:
+        raise ValueError(f"{name} needs a UTC offset, e.g. 2026-11-20T21:14:05+08:00")
+    # Compared as aware datetimes (no conversion to UTC, which overflows for year 1 with a +14:00 offset).
+    if value < EARLIEST_EVENT:
+        raise ValueError(f"{name} {value.isoformat()} is before {EARLIEST_EVENT.date().isoformat()}")
+    latest = datetime.now(UTC) + FUTURE_SLACK
+    if value > latest:
+        raise ValueError(f"{name} {value.isoformat()} is more than a day in the future")
+    return value
 Action = Literal["SCREEN", "RELEASE"]
 Why = Literal["model", "rule", "exploration", "fail_safe", "out_of_scope"]
 
@@ -64,9 +82,9 @@ class Manifest(_Open):
     """One parcel as a hub announces it (schema version 1)."""
 
     schema_version: Literal[1]
-    parcel_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    parcel_id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
     carrier: str | None = None
-    hub_id: str = Field(min_length=1, max_length=64)
+    hub_id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
     accepted_at: datetime
     origin: Origin
     destination: Destination
@@ -83,10 +101,8 @@ class Manifest(_Open):
 
     @field_validator("accepted_at")
     @classmethod
-    def _needs_timezone(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("accepted_at needs a UTC offset, e.g. 2026-11-20T21:14:05+08:00")
-        return value
+    def _sane_time(cls, value: datetime) -> datetime:
+        return check_event_time("accepted_at", value)
 
 
 class Outcome(BaseModel):
@@ -101,6 +117,13 @@ class Outcome(BaseModel):
     quantity_g: float | None = Field(default=None, ge=0)
     source: Literal["xray", "late"] = "xray"
     note: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("screened_at")
+    @classmethod
+    def _sane_time(cls, value: datetime) -> datetime:
+        # A naive time is kept as it came (the store reads it as before); the window is checked as if UTC.
+        check_event_time("screened_at", value if value.tzinfo else value.replace(tzinfo=UTC))
+        return value
 
 
 class Reason(BaseModel):

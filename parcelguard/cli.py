@@ -464,6 +464,38 @@ def bench(
     console.print(f"figures written to {json_out}")
 
 
+@app.command()
+def chaos(
+    json_out: Annotated[Path, typer.Option("--json", help="write the results here as JSON")] = Path("chaos.json"),
+    good_per_kind: Annotated[int, typer.Option(help="good manifests around each poison record")] = 40,
+) -> None:
+    """Send every poison kind mid-stream through a live scorer on a fresh embedded broker; print a table."""
+    import tempfile
+
+    from rich.table import Table
+
+    from parcelguard.chaos import as_json, run_chaos
+    from streams.broker import EmbeddedBroker
+
+    settings = get_settings()
+    store = _store(settings)
+    postgres = store.engine.dialect.name == "postgresql"
+    with tempfile.TemporaryDirectory() as scratch, EmbeddedBroker(log_path=Path(scratch) / "tansu.log") as running:
+        results = run_chaos(settings, store, running.bootstrap, good_per_kind=good_per_kind, postgres=postgres,
+                            say=lambda m: console.print(f"[dim]{m}[/]"))
+    json_out.write_bytes(as_json(results))
+    table = Table(title=f"parcelguard chaos on {store.engine.dialect.name}")
+    for column in ("poison kind", "dead-lettered", "code", "good sent", "good decided", "lost", "decided twice"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(r.kind, "yes" if r.dead_lettered else "no", r.code or "-", str(r.good_sent),
+                      str(r.good_decided), str(r.lost), str(r.decided_twice))
+    console.print(table)
+    console.print(f"results written to {json_out}")
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
 @app.command("add-key")
 def add_key(
     name: str,

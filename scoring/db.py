@@ -23,7 +23,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 # Fixed constraint names, so a later migration can name what it alters on SQLite and PostgreSQL alike.
 metadata = MetaData(naming_convention={
@@ -188,19 +188,37 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+# A database that stops answering must show up as an error within seconds (the scorer pauses and retries,
+# readiness says not ready), never as a silent stall: every wait on the database is bounded.
+SQLITE_BUSY_TIMEOUT_S = 5.0  # a write lock held longer than this is an OperationalError ("database is locked")
+CONNECT_TIMEOUT_S = 5  # PostgreSQL: a server that does not accept the connection
+STATEMENT_TIMEOUT_S = 60  # PostgreSQL: a statement (or a lock wait) running longer is cancelled
+POOL_TIMEOUT_S = 10  # every pooled connection busy (a frozen server holding them all)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with SQLite set up for one writer beside many readers (WAL, waits instead of failing)."""
+    """An engine with SQLite set up for one writer beside many readers (WAL, waits instead of failing), and
+    bounded waits on either database (see the timeouts above)."""
     kwargs.setdefault("json_serializer", _json_dumps)
+    connect_args = dict(kwargs.pop("connect_args", {}))
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False, **connect_args}
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    if url.startswith("postgresql"):
+        timeouts = f"-c statement_timeout={STATEMENT_TIMEOUT_S * 1000} -c lock_timeout={STATEMENT_TIMEOUT_S * 1000}"
+        # Options already in the URL (``?options=-csearch_path%3D...``) or the caller's connect_args are kept.
+        given = [connect_args.get("options"), make_url(url).query.get("options")]
+        connect_args["options"] = " ".join([*(str(o) for o in given if o), timeouts])
+        connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
+        kwargs.setdefault("pool_timeout", POOL_TIMEOUT_S)
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)

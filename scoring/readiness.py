@@ -38,13 +38,62 @@ def _error(exc: BaseException) -> str:
     return (message if message.startswith(name) else f"{name}: {message}")[:300]
 
 
-def database(engine: Engine) -> Check:
-    try:
-        with engine.connect() as conn:
+def _probe(engine: Engine) -> None:
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            # WAL readers never wait, so SELECT 1 answers beside a writer that holds the lock for minutes:
+            # ask for the write lock instead (released at once; bounded by the busy timeout).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("ROLLBACK")
+        else:
             conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        return Check(False, f"database unavailable: {_error(exc)}")
-    return Check(True, "database answers")
+
+
+class _DatabaseProbe:
+    """One probe at a time on a thread of its own, waited for at most ``timeout_s``: a frozen server (which
+    honours no statement timeout) makes the check say not ready instead of hanging the probe endpoint."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[int, tuple[float, threading.Thread, list[BaseException]]] = {}
+
+    def __call__(self, engine: Engine, timeout_s: float) -> Check:
+        with self._lock:
+            running = self._running.get(id(engine))
+            if running is not None and running[1].is_alive():
+                return Check(False, f"database unavailable: no answer for {time.monotonic() - running[0]:.0f} s")
+            errors: list[BaseException] = []
+
+            def probe() -> None:
+                try:
+                    _probe(engine)
+                except Exception as exc:
+                    errors.append(exc)
+
+            thread = threading.Thread(target=probe, name="readiness-database", daemon=True)
+            self._running[id(engine)] = (time.monotonic(), thread, errors)
+        thread.start()
+        thread.join(timeout_s)
+        if thread.is_alive():
+            return Check(False, f"database unavailable: no answer within {timeout_s:.0f} s")
+        if errors:
+            return Check(False, f"database unavailable: {_error(errors[0])}")
+        return Check(True, "database answers")
+
+
+_database_probe = _DatabaseProbe()
+
+
+def database(engine: Engine, timeout_s: float = 5.0) -> Check:
+    return _database_probe(engine, timeout_s)
+
+
+def progress(stalled_for_s: float, last_failure: str | None, limit_s: float) -> Check:
+    """For a scorer: the batch in hand has not been failing or stuck for longer than ``limit_s``."""
+    if stalled_for_s > limit_s:
+        why = f"; last error: {last_failure}" if last_failure else ""
+        return Check(False, f"no batch committed for {stalled_for_s:.0f} s (limit {limit_s:.0f} s){why}")
+    return Check(True, "batches are being committed")
 
 
 def broker(bootstrap: str, timeout_s: float = 2.0, needed: tuple[str, ...] = NEEDED_TOPICS) -> Check:

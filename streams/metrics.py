@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Decisions must reach the sorter within seconds, at most a couple of minutes.
+# A batch failing or stuck this long (an outage, a frozen database) makes the scorer not ready.
+STALL_LIMIT_S = 60.0
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 Readiness = Callable[[], tuple[bool, dict[str, Any]]]
 
@@ -190,7 +192,8 @@ class MetricsServer:
 
 
 def serve_scorer(stream: StreamScorer, metrics: ScorerMetrics, host: str, port: int) -> MetricsServer:
-    """Metrics and readiness for a ``parcelguard score`` process: ready with store, broker and a model.
+    """Metrics and readiness for a ``parcelguard score`` process: ready with store, broker, a model, and no
+    batch failing or stuck for over STALL_LIMIT_S.
 
     ``stream`` was built with ``on_committed=metrics.committed``.
     """
@@ -204,5 +207,6 @@ def serve_scorer(stream: StreamScorer, metrics: ScorerMetrics, host: str, port: 
         "database": lambda: readiness.database(stream.store.engine),
         "broker": lambda: readiness.broker(stream.bootstrap),
         "model": lambda: readiness.model_loaded(stream.scorer.models),
+        "progress": lambda: readiness.progress(stream.stalled_for(), stream.last_failure, STALL_LIMIT_S),
     })
     return MetricsServer(metrics.registry, port, host, checks.report).start()

@@ -3,8 +3,13 @@
 Offsets are committed only after every decision of a batch is stored and acknowledged by the broker,
 so a crash anywhere replays the batch; the store returns the first decision for a replayed parcel,
 so a replay republishes it instead of deciding twice (at-least-once delivery, idempotent effects).
-A store or broker failure pauses consumption and retries the failed step of the same batch with
+A store or broker outage pauses consumption and retries the failed step of the same batch with
 backoff; a commit refused because the group rebalanced drops the batch, whose new owner replays it.
+
+Poison never stops the line (``streams.poison``): a batch that fails for any other reason is tried
+again, then split record by record; a record that still fails after a few tries is dead-lettered with
+its reason and the rest of its batch is decided. A parcel id already decided for another hub is
+dead-lettered too (``parcel_id_conflict``): the first hub's decision is never handed to a second hub.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
@@ -25,17 +31,18 @@ from kafka.producer.future import FutureRecordMetadata
 from kafka.structs import OffsetAndMetadata
 
 from models import topics
-from models.manifest import Decision
+from models.manifest import Decision, Manifest
 from parcelguard.errors import ParcelGuardError
 from scoring.engine import Scorer
 from scoring.store import Store
-from streams import clients
-from streams.validate import Rejected, parse_manifest
+from streams import clients, deadletter, poison
+from streams.validate import PARCEL_ID_CONFLICT, REFUSED, Rejected, parse_manifest
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
 FLUSH_TIMEOUT_S = 30.0
 Polled = dict[TopicPartition, list[ConsumerRecord]]
+Valid = tuple[ConsumerRecord, tuple[Manifest, dict[str, Any]]]
 
 
 class PublishError(ParcelGuardError):
@@ -60,9 +67,15 @@ class _Batch:
     """One poll's records and how far they got; a retry resumes at the first step not done."""
 
     polled: Polled
+    valid: list[Valid] | None = None
     decisions: list[Decision] | None = None
     rejected: list[tuple[ConsumerRecord, Rejected]] = field(default_factory=list)
     published: bool = False
+    # Poison hunt: once the batch as a whole has failed BATCH_TRIES times, records are decided one by one.
+    failures: int = 0
+    one_by_one: bool = False
+    done: dict[int, Decision] = field(default_factory=dict)  # index in ``valid`` -> its decision
+    tries: dict[int, int] = field(default_factory=lambda: defaultdict(int))
 
 
 class StreamScorer:
@@ -96,6 +109,8 @@ class StreamScorer:
         self._producer: KafkaProducer | None = None
         self._last_heartbeat = 0.0
         self._last_progress = time.monotonic()
+        self._busy_since: float | None = None  # when the batch in hand was polled; None between batches
+        self.last_failure: str | None = None
         self._assigned: frozenset[TopicPartition] = frozenset()
 
     # Clients are created on first use, never in the constructor.
@@ -160,17 +175,33 @@ class StreamScorer:
         """Process one poll's records to the end (used by tests and tools that drive the loop themselves)."""
         self._step(_Batch(polled))
 
+    def stalled_for(self) -> float:
+        """Seconds the batch in hand has been failing or stuck (0 between batches): readiness reads it."""
+        return 0.0 if self._busy_since is None else time.monotonic() - self._busy_since
+
     def _handle_with_retry(self, batch: _Batch) -> None:
         backoff = 0.5
+        self._busy_since = time.monotonic()
         while True:
             try:
                 self._step(batch)
+                self._busy_since = None
+                self.last_failure = None
                 return
             except Exception as exc:
                 if self._stop.is_set():
                     raise
-                error = f"{type(exc).__name__}: {exc}"
+                error = poison.describe(exc)
+                self.last_failure = error
                 self.counters.retries += 1
+                if not poison.is_outage(exc) and batch.decisions is None:
+                    batch.failures += 1
+                    if batch.failures >= poison.BATCH_TRIES and not batch.one_by_one:
+                        # Not an outage and not going away: some record in the batch is poison. Find it.
+                        log.warning("batch keeps failing; deciding it record by record to isolate the poison",
+                                    extra={"error": error, "records": _count(batch.polled)})
+                        batch.one_by_one = True
+                        continue
                 log.error("batch failed; pausing consumption and retrying",
                           extra={"error": error, "backoff_s": backoff, "records": _count(batch.polled)})
                 self._heartbeat(force=True, error=error)
@@ -181,17 +212,18 @@ class StreamScorer:
         """One batch, in the order that makes a crash or a failure at any line safe."""
         # 1. Validate, then decide and store (idempotent: parcels already decided come back unchanged).
         clock = time.perf_counter()
-        if batch.decisions is None:
-            valid = []
-            batch.rejected = []
+        if batch.valid is None:
+            batch.valid, batch.rejected = [], []
             for record in (r for records in batch.polled.values() for r in records):
                 parsed = parse_manifest(record.value, self.max_manifest_bytes)
                 if isinstance(parsed, Rejected):
                     batch.rejected.append((record, parsed))
                 else:
-                    valid.append(parsed)
+                    batch.valid.append((record, parsed))
             clock = self._timed("validate", clock)
-            batch.decisions = self.scorer.process(valid) if valid else []
+        if batch.decisions is None:
+            decided = self._decide_one_by_one(batch) if batch.one_by_one else self._decide_all(batch.valid)
+            batch.decisions = self._hub_checked(decided, batch.rejected)
             clock = self._timed("decide_store", clock)
 
         # 2. Publish decisions and dead letters, and wait until the broker has acknowledged every one.
@@ -205,6 +237,41 @@ class StreamScorer:
         self._timed("commit", clock)
         if committed:
             self._count(batch)
+
+    def _decide_all(self, valid: list[Valid]) -> list[tuple[Valid, Decision]]:
+        decisions = self.scorer.process([parsed for _, parsed in valid]) if valid else []
+        return list(zip(valid, decisions, strict=True))
+
+    def _decide_one_by_one(self, batch: _Batch) -> list[tuple[Valid, Decision]]:
+        """Each record decided and stored alone; one that fails RECORD_TRIES times, not for an outage, is
+        dead-lettered. An outage propagates (the retry resumes here, keeping the records already done)."""
+        assert batch.valid is not None
+        for i, item in enumerate(batch.valid):
+            while i not in batch.done and batch.tries[i] < poison.RECORD_TRIES:
+                try:
+                    batch.done[i] = self.scorer.process([item[1]])[0]
+                except Exception as exc:
+                    if poison.is_outage(exc) or self._stop.is_set():
+                        raise
+                    batch.tries[i] += 1
+                    if batch.tries[i] >= poison.RECORD_TRIES:
+                        reason = f"could not be decided or stored: {poison.describe(exc)}"
+                        batch.rejected.append((item[0], Rejected(reason, REFUSED)))
+        return [(item, batch.done[i]) for i, item in enumerate(batch.valid) if i in batch.done]
+
+    def _hub_checked(self, decided: list[tuple[Valid, Decision]],
+                     rejected: list[tuple[ConsumerRecord, Rejected]]) -> list[Decision]:
+        """The decisions to publish; a parcel id decided for another hub is dead-lettered instead, so one hub
+        never receives (or acts on) the decision made for another hub's parcel."""
+        decisions = []
+        for (record, (manifest, _)), decision in decided:
+            if decision.hub_id == manifest.hub_id:
+                decisions.append(decision)
+            else:
+                rejected.append((record, Rejected(
+                    f"parcel_id {manifest.parcel_id} was already decided for hub {decision.hub_id}; "
+                    f"hub {manifest.hub_id} must use its own parcel ids", PARCEL_ID_CONFLICT)))
+        return decisions
 
     def _timed(self, step: str, since: float) -> float:
         now = time.perf_counter()
@@ -220,17 +287,10 @@ class StreamScorer:
             sent.add(decision.parcel_id)
             futures.append(self.producer.send(topics.DECISIONS, key=decision.parcel_id.encode(),
                                               value=decision.model_dump_json().encode()))
+        limit = deadletter.value_limit(self.producer)
         for record, rejection in rejected:
-            futures.append(self.producer.send(topics.MANIFESTS_DLQ, key=record.key, value=record.value or b"", headers=[
-                ("reason", rejection.reason.encode()),
-                ("reason_code", rejection.code.encode()),
-                ("source_topic", record.topic.encode()),
-                ("source_partition", str(record.partition).encode()),
-                ("source_offset", str(record.offset).encode()),
-            ]))
-            log.warning("manifest dead-lettered", extra={
-                "reason": rejection.reason, "code": rejection.code, "partition": record.partition,
-                "offset": record.offset})
+            letter = deadletter.DeadLetter(record, rejection.reason, rejection.code)
+            futures.append(deadletter.send(self.producer, topics.MANIFESTS_DLQ, letter, limit))
         try:
             self.producer.flush(FLUSH_TIMEOUT_S)
         except KafkaTimeoutError as exc:

@@ -22,7 +22,12 @@ NOT_OBJECT = "not_object"
 UNKNOWN_SCHEMA = "unknown_schema_version"
 MISSING_FIELD = "missing_field"
 INVALID_FIELD = "invalid_field"
-CODES = (EMPTY, OVERSIZE, INVALID_JSON, NOT_OBJECT, UNKNOWN_SCHEMA, MISSING_FIELD, INVALID_FIELD)
+# Past validation: a record the feature code or the store refused after bounded tries (streams.poison),
+# and a parcel id already decided for another hub.
+REFUSED = "unprocessable"
+PARCEL_ID_CONFLICT = "parcel_id_conflict"
+CODES = (EMPTY, OVERSIZE, INVALID_JSON, NOT_OBJECT, UNKNOWN_SCHEMA, MISSING_FIELD, INVALID_FIELD, REFUSED,
+         PARCEL_ID_CONFLICT)
 
 
 @dataclass(frozen=True, slots=True)

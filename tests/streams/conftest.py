@@ -34,9 +34,9 @@ def run_scorer(settings: Settings, file_store: Store) -> RunScorer:
 
     @contextlib.contextmanager
     def running(bootstrap: str, group: str | None = None, models: ModelSource | None = None,
-                **options: Any) -> Iterator[StreamScorer]:
-        scorer = Scorer(settings, file_store, models or ModelSource.fixed(None))
-        stream = StreamScorer(scorer, file_store, bootstrap, group or f"scorers-{uuid.uuid4().hex[:8]}",
+                store: Store | None = None, **options: Any) -> Iterator[StreamScorer]:
+        scorer = Scorer(settings, store or file_store, models or ModelSource.fixed(None))
+        stream = StreamScorer(scorer, store or file_store, bootstrap, group or f"scorers-{uuid.uuid4().hex[:8]}",
                               max_manifest_bytes=settings.max_manifest_bytes, **options)
         errors: list[BaseException] = []
 

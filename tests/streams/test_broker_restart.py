@@ -7,9 +7,12 @@ Measured here (2026-11), Tansu 0.6.0 on S3 storage does not keep that promise on
 after a restart, even a clean one (SIGTERM) with nothing written for a second before it, partitions
 come back with acknowledged records missing and their offsets handed out again, so consumers that
 resume from committed offsets sit past the new end and never see the new records (no
-OffsetOutOfRange either). The scorer test is therefore an xfail that still runs in full (it drives
-the recovery path: lost membership, refused commit, rejoin, replay); the strict xfail pins the
-simplest form of the defect, so a fixed broker shows up. Lighter traffic survives (first test in
+OffsetOutOfRange either). The scorer test therefore asserts what the scorer itself promises whatever
+the broker loses: it survives the restart (no error, it stops when told), it decides no parcel twice
+(every published copy is the stored decision, ``decided_at`` included), it dead-letters nothing, and
+it goes on deciding after the restart. Full recovery of the backlog is not asserted (it used to be an
+``xfail(strict=False)``, which could never fail); the strict xfail below pins the simplest form of the
+defect, so a fixed broker shows up. Lighter traffic survives (first test in
 test_durable_broker.py). ParcelGuard's producers keep one request in flight and are not idempotent
 because of two more defects of this storage (streams/clients.py).
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +40,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 BACKLOG, LIVE = 600, 300
 
 
-@pytest.mark.xfail(strict=False, reason="Tansu 0.6.0 on S3 loses acknowledged records across a restart (see above)")
-def test_scorer_recovers_on_its_own_when_the_broker_restarts_under_load(
+def test_scorer_survives_a_broker_restart_under_load_and_decides_nothing_twice(
     tmp_path: Path, run_scorer: RunScorer, file_store: Store
 ) -> None:
     backlog, live = manifests(BACKLOG, prefix="R"), manifests(LIVE, prefix="S", seed=3)
@@ -52,24 +55,31 @@ def test_scorer_recovers_on_its_own_when_the_broker_restarts_under_load(
         clients.ensure_topics(broker.bootstrap, partitions=3)
         publish(broker.bootstrap, backlog)
         with run_scorer(broker.bootstrap, group="durable", poll_records=100,
-                        on_batch=hold_after_second_batch) as stream:
+                        on_batch=hold_after_second_batch):
             wait_until(held.is_set, 60, "the scorer to be mid-backlog")
             time.sleep(1.0)  # let the broker settle its writes: see the defect above
             broker.restart()  # SIGTERM, then start again on the same port and storage
             release.set()
-            assert file_store.decisions.count() < BACKLOG, "the restart must land mid-backlog"
+            at_restart = file_store.decisions.count()
+            assert at_restart < BACKLOG, "the restart must land mid-backlog"
             publish(broker.bootstrap, live, rate=1000.0)
-            wait_until(lambda: file_store.decisions.count() >= BACKLOG + LIVE, 60, "the scorer to recover")
-            published = read_topic(broker.bootstrap, topics.DECISIONS, BACKLOG + LIVE, timeout_s=60)
+            # Full recovery is what the broker defect may prevent: wait for it, but assert only below.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and file_store.decisions.count() < BACKLOG + LIVE:
+                time.sleep(0.5)
+            published = read_topic(broker.bootstrap, topics.DECISIONS, file_store.decisions.count(), timeout_s=30)
             dead = read_topic(broker.bootstrap, topics.MANIFESTS_DLQ, 0, timeout_s=2)
+        # Leaving the block asserts that the scorer thread raised nothing and stopped when told.
 
-    by_parcel = decisions_by_parcel(published)
-    assert set(by_parcel) == {m["parcel_id"] for m in backlog + live}
-    assert file_store.decisions.count() == BACKLOG + LIVE
-    assert not dead
-    for copies in by_parcel.values():  # anything republished after the restart is the stored decision
-        assert len({(c["action"], c["why"], c["decided_at"]) for c in copies}) == 1
-    assert stream.counters.consumed >= BACKLOG + LIVE
+    assert file_store.decisions.count() > at_restart, "the scorer decided nothing after the broker came back"
+    assert not dead, "a broker restart is an outage, never poison"
+    ids = {m["parcel_id"] for m in backlog + live}
+    for parcel_id, copies in decisions_by_parcel(published).items():  # every copy is the one stored decision
+        assert parcel_id in ids
+        stored = file_store.decisions.get(parcel_id)
+        assert stored is not None, f"{parcel_id} was published but never stored"
+        assert {(c["action"], c["why"], datetime.fromisoformat(c["decided_at"])) for c in copies} == {
+            (stored.action, stored.why, stored.decided_at)}, parcel_id
 
 
 def _restart_while_writing(tmp_path: Path, hard: bool, **producer: Any) -> set[bytes]:

@@ -4,17 +4,18 @@ takes over its partitions, and no manifest is lost or decided twice."""
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 import pytest
 
-from models import registry, topics
+from models import topics
 from parcelguard.config import Settings
 from scoring.store import Store
 from streams import clients
 from streams.broker import EmbeddedBroker
 from streams.produce import publish
 from tests.kafka_helpers import read_topic
-from tests.streams.support import ScorerProcess, decisions_by_parcel, manifests, wait_until
+from tests.streams.support import ScorerProcess, decisions_by_parcel, manifests, register_tiny_model, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 FIRST, SECOND = 3000, 3000
@@ -29,7 +30,9 @@ def test_two_scorers_split_partitions_and_one_takes_over_when_the_other_leaves(
     settings: Settings, broker: EmbeddedBroker, file_store: Store
 ) -> None:
     clients.ensure_topics(broker.bootstrap, partitions=4)
-    registry.configure(settings.mlflow_tracking_uri, settings.data_dir)  # no model: both run fail-safe
+    # With a model, a parcel decided a second time would differ (score, decided_at); without one every
+    # decision is fixed in advance and a double decision could not be seen.
+    register_tiny_model(settings)
     early, late = manifests(FIRST, prefix="A"), manifests(SECOND, prefix="B", seed=2)
     with ScorerProcess(settings, broker.bootstrap, "pair", "one") as one, \
             ScorerProcess(settings, broker.bootstrap, "pair", "two") as two:
@@ -55,5 +58,9 @@ def test_two_scorers_split_partitions_and_one_takes_over_when_the_other_leaves(
     assert set(by_parcel) == {m["parcel_id"] for m in early + late}
     assert file_store.decisions.count() == FIRST + SECOND
     for parcel_id, copies in by_parcel.items():
-        if len(copies) > 1:  # a replay after the hand-over republishes the stored decision, never a new one
-            assert len({(c["action"], c["why"], c["score"]) for c in copies}) == 1, parcel_id
+        stored = file_store.decisions.get(parcel_id)
+        assert stored is not None
+        # A replay after the hand-over republishes the stored decision, never a new one.
+        assert {(c["action"], c["why"], c["score"], datetime.fromisoformat(c["decided_at"])) for c in copies} == {
+            (stored.action, stored.why, stored.score, stored.decided_at)}, parcel_id
+    assert any(c["model_version"] for copies in by_parcel.values() for c in copies), "the scorers ran with a model"
