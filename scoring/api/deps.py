@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from models.manifest import ID_PATTERN
 from parcelguard.config import Settings
 from scoring.api.throttle import SignInThrottle
 from scoring.store import Store
@@ -23,7 +24,6 @@ ROLES = ("hub", "screener", "analyst", "admin")
 ALL_HUBS = ("analyst", "admin")  # roles that work across hubs
 SEES_PARTY_HASHES = ("analyst", "admin")  # who needs the parties' keyed hashes (to match a watch-list)
 SESSION_COOKIE = "pg_session"
-ID_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 
 bearer = HTTPBearer(auto_error=False, scheme_name="bearer",
                     description="An API key issued by an admin, or a bearer token from `POST /api/auth/token`")
