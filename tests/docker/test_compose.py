@@ -143,6 +143,9 @@ def test_prometheus_scrapes_every_scorer_replica_and_the_api() -> None:
     assert sd["names"] == ["scorer"] and sd["port"] == scorer_port and str(scorer_port) in services["scorer"]["expose"]
     api_port = services["api"]["environment"]["PARCELGUARD_API_PORT"]
     assert jobs["parcelguard-api"]["static_configs"][0]["targets"] == [f"api:{api_port}"]
+    # The API's /metrics is closed outside development: Prometheus scrapes it with an analyst key it is given.
+    token_file = jobs["parcelguard-api"]["authorization"]["credentials_file"]
+    assert any(volume.endswith(f":{token_file}:ro") for volume in services["prometheus"]["volumes"])
 
 
 def _dockerfile_copies() -> list[str]:
