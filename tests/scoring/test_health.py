@@ -146,7 +146,8 @@ def test_health_tells_the_same_truth_as_readyz_when_the_broker_dies(
     assert _readyz(settings, store)[0] == 503
 
 
-def test_health_is_not_ok_when_no_scorer_serves_a_model(settings: Settings, store: Store, broker: EmbeddedBroker) -> None:
+def test_health_is_not_ok_when_no_scorer_serves_a_model(
+        settings: Settings, store: Store, broker: EmbeddedBroker) -> None:
     settings.kafka_bootstrap = broker.bootstrap
     clients.ensure_topics(broker.bootstrap, 2)
     status, body = _health(settings, store)
