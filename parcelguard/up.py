@@ -29,6 +29,7 @@ from parcelguard.config import Settings
 from parcelguard.demo import clock as demo_clock
 from parcelguard.demo.feed import WORLD_DAYS, FeedCursor, LiveFeed, TruthBook
 from parcelguard.demo.keys import DemoKey, ensure_keys
+from parcelguard.demo.retraining import retrain_loop
 from parcelguard.demo.stations import XrayStation
 from scoring.api.app import create_app
 from scoring.api.routes_health import metrics_registry
@@ -126,16 +127,6 @@ def _first_champion(settings: Settings, store: Store, console: Console, options:
                   f"{settings.capacity_share:.0%} capacity {metrics['recall_at_capacity']:.2%} on the held-out period")
 
 
-def _retrain_loop(settings: Settings, store: Store, every_s: float, stop: threading.Event, console: Console) -> None:
-    def report(result: pipeline.JobResult) -> None:
-        c = result.comparison
-        console.print(f"[bold]retrained[/] version {c.challenger_version}: "
-                      f"{'PROMOTED to champion' if c.promoted else 'kept as challenger'} ({c.reason})")
-
-    if not stop.wait(every_s):  # the champion was just trained or is in service: wait one period first
-        pipeline.run_scheduled(settings, store, every_s, stop, RETRAIN_MIN_LABELS, None, report)
-
-
 def _banner(console: Console, settings: Settings, clock: demo_clock.DemoClock, capacities: dict[str, int],
             keys: list[DemoKey], retrain_every_s: float) -> None:
     base = f"http://{settings.api_host}:{settings.api_port}"
@@ -221,8 +212,9 @@ def run_all(settings: Settings, console: Console, options: DemoOptions) -> None:
         by_name["API"].thread = _thread("api", server.run)
         by_name["outcome consumer"].thread = _thread("outcomes", outcome_consumer.run)
         by_name["scorer"].thread = _thread("scorer", scorer.run)
-        by_name["retraining"].thread = _thread(
-            "retraining", lambda: _retrain_loop(settings, store, retrain_every_s, stop_training, console))
+        by_name["retraining"].thread = _thread("retraining", lambda: retrain_loop(
+            settings, store, retrain_every_s, RETRAIN_MIN_LABELS, stop_training,
+            lambda line: console.print(f"[bold]retraining[/] {line}")))
         for station in stations:
             by_name[f"station {station.hub_id}"].thread = _thread(f"xray-{station.hub_id}", station.run)
         by_name["feed"].thread = _thread("feed", lambda: _feed(broker.bootstrap, feed, stop_feed))

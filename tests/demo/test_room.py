@@ -103,3 +103,19 @@ def test_hub_keys_are_random_kept_and_replaced_once_revoked(store: Store, tmp_pa
     renewed = {k.name: k for k in ensure_keys(store, path, [HUB, OTHER_HUB])}
     assert renewed[f"demo-screener-{HUB}"].key != by_name[f"demo-screener-{HUB}"].key  # revoked stays revoked
     assert renewed["demo-admin"] == by_name["demo-admin"]
+
+
+def test_retraining_waits_for_enough_new_labels_and_says_so(store: Store, tmp_path: Path) -> None:
+    from parcelguard.demo.retraining import history_files, retrain_loop
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path / "data")
+    stop, said = threading.Event(), []
+
+    def say(line: str) -> None:
+        said.append(line)
+        stop.set()
+
+    retrain_loop(settings, store, every_s=0.01, min_new_labels=10, stop=stop, say=say)
+    assert said == ["retraining skipped: 0 new label(s), 10 needed"]
+    assert history_files(settings.data_dir) is None
