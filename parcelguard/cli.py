@@ -516,14 +516,21 @@ def add_key(
 
 @app.command()
 def up(
-    rate: Annotated[float, typer.Option(help="live manifests per second fed to the scorer")] = 40.0,
-    history_days: int = 28,
-    per_day: int = 6000,
+    speed: Annotated[float, typer.Option(help="world seconds per wall second: 1 is real time, 60 runs a world "
+                                              "hour a minute (capacities scale with it)")] = 1.0,
+    history_days: Annotated[int, typer.Option(help="days of generated history the first model trains on")] = 28,
+    per_day: Annotated[int, typer.Option(help="parcels a world day, all origins")] = 6000,
+    retrain_every: Annotated[str | None, typer.Option(
+        help="retraining period, e.g. 10m (default: six world hours, at least 5 minutes)")] = None,
 ) -> None:
-    """Run everything on embedded defaults: broker, registry, first model, scorer, API and a live feed."""
-    from parcelguard.up import run_all
+    """Run everything on embedded defaults: broker, registry, first model, scorer, API, a live feed on the demo
+    clock, simulated X-ray stations and a retraining loop."""
+    from parcelguard.up import DemoOptions, exit_at_once, run_all
 
-    run_all(get_settings(), console, rate=rate, history_days=history_days, per_day=per_day)
+    options = DemoOptions(speed=speed, history_days=history_days, per_day=per_day,
+                          retrain_every_s=_seconds(retrain_every) if retrain_every else None)
+    run_all(get_settings(), console, options)
+    exit_at_once()
 
 
 if __name__ == "__main__":

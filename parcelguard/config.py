@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     hub_capacity_per_hour: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
     exploration_share: float = Field(default=0.1, ge=0, lt=1)
     burst_hours: float = Field(default=24.0, gt=0, le=168)  # unused X-ray capacity a hub's queue carries
-    watchlist_path: Path | None = None
+    watchlist_path: Path | None = None  # filled in below: a file under the data dir, so the watch-list works as shipped
 
     hash_key: SecretStr = SecretStr(DEV_HASH_KEY)
     extra_fields: Literal["hash", "drop"] = "hash"  # undeclared manifest strings: keyed hash, or dropped
@@ -104,6 +104,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{(self.data_dir / 'parcelguard.db').resolve()}"
         if not self.mlflow_tracking_uri:
             self.mlflow_tracking_uri = f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+        if self.watchlist_path is None:
+            self.watchlist_path = (self.data_dir / "watchlist.json").resolve()
         development = self.environment == "development"
         if self.api_docs_public is None:
             self.api_docs_public = development

@@ -130,6 +130,7 @@ class EmbeddedBroker:
                 [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
                  "--storage-engine", storage],
                 stdout=output, stderr=subprocess.STDOUT, env=env,
+                start_new_session=True,  # a terminal's Ctrl-C reaches its owner, which stops it last, not first
             )
         try:
             wait_for_port(self.port)

@@ -10,7 +10,6 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request, Response, status
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from scoring import readiness
 from scoring.api.deps import ALL_HUBS, MaybeUser, SettingsDep, StoreDep
@@ -30,14 +29,14 @@ class Readiness(BaseModel):
     checks: dict[str, CheckResult]
 
 
-@router.get("/health", response_model=Health, summary="Service health; 503 while any live scorer is in fail-safe")
-def health(store: StoreDep, response: Response) -> Health:
-    try:
-        with store.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
+@router.get("/health", response_model=Health, summary="Service health for people: 503 whenever /readyz is not "
+            "ready (database, broker, a model in service) or a live scorer is in fail-safe")
+def health(request: Request, store: StoreDep, settings: SettingsDep, response: Response) -> Health:
+    ready, report = _checks(request, store, settings).report()
+    database_ok = bool(report["checks"].get("database", {}).get("ok", False))
+    if not database_ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return Health(status="degraded", database=False, scorers=[], message=f"database unavailable: {exc}")
+        return Health(status="degraded", database=False, scorers=[], message=report["checks"]["database"]["detail"])
     now = datetime.now(UTC)
     live = [w for w in store.workers.statuses() if w.heartbeat_at and now - w.heartbeat_at < STALE]
     scorers = [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(w).items()} for w in live]
@@ -45,9 +44,24 @@ def health(store: StoreDep, response: Response) -> Health:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return Health(status="fail_safe", database=True, scorers=scorers,
                       message="FAIL-SAFE: no risk model loaded; every priority-origin parcel is being screened")
-    if not live:
-        return Health(status="degraded", database=True, scorers=[], message="no scorer has reported in the last 30 s")
+    if not ready:  # the same truth as /readyz: e.g. a dead broker means nothing is being scored
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        failing = "; ".join(c["detail"] for c in report["checks"].values() if not c["ok"])
+        return Health(status="degraded", database=True, scorers=scorers, message=f"not ready: {failing}")
     return Health(status="ok", database=True, scorers=scorers, message="scoring with a model in service")
+
+
+def _checks(request: Request, store: StoreDep, settings: SettingsDep) -> readiness.Readiness:
+    """The process's readiness checks, built once and shared by /readyz and /health."""
+    checks: readiness.Readiness | None = getattr(request.app.state, "readiness", None)
+    if checks is None:
+        checks = readiness.Readiness({
+            "database": lambda: readiness.database(store.engine),
+            "broker": lambda: readiness.broker(settings.kafka_bootstrap),
+            "model": lambda: readiness.model_in_service(store),
+        })
+        request.app.state.readiness = checks
+    return checks
 
 
 @router.get("/livez", summary="The process is up")
@@ -59,15 +73,7 @@ def livez() -> dict[str, str]:
             "database, the broker or a model in service is unavailable",
             responses={503: {"model": Readiness, "description": "not ready; each check says why"}})
 def readyz(request: Request, response: Response, store: StoreDep, settings: SettingsDep) -> Readiness:
-    checks: readiness.Readiness | None = getattr(request.app.state, "readiness", None)
-    if checks is None:
-        checks = readiness.Readiness({
-            "database": lambda: readiness.database(store.engine),
-            "broker": lambda: readiness.broker(settings.kafka_bootstrap),
-            "model": lambda: readiness.model_in_service(store),
-        })
-        request.app.state.readiness = checks
-    ready, report = checks.report()
+    ready, report = _checks(request, store, settings).report()
     if not ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return Readiness.model_validate(report)

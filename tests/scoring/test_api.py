@@ -281,11 +281,18 @@ def test_watch_list_edits_write_hashes_the_scorer_reads_and_never_the_value(
     assert phone not in audit and "watchlist_remove" in audit
 
 
-def test_watch_list_without_a_configured_file_says_what_to_set(store: Store, tmp_path: Path) -> None:
+def test_watch_list_works_on_defaults_in_a_file_under_the_data_dir(store: Store, tmp_path: Path) -> None:
     headers = add_keys(store)
-    with client(make_settings(tmp_path / "data"), store) as c:
-        response = c.get("/api/admin/watchlist", headers=headers["admin"])
-    assert response.status_code == 503 and "PARCELGUARD_WATCHLIST_PATH" in response.json()["detail"]
+    settings = make_settings(tmp_path / "data")  # no PARCELGUARD_WATCHLIST_PATH
+    assert settings.watchlist_path == (tmp_path / "data" / "watchlist.json").resolve()
+    scorers_list = Watchlist(HASHER, settings.watchlist_path)  # a scorer started before the file exists
+    with client(settings, store) as c:
+        assert c.get("/api/admin/watchlist", headers=headers["admin"]).json()["entries"] == []
+        phone = BASE["sender"]["phone"]
+        added = c.post("/api/admin/watchlist", json={"entries": [{"kind": "phone", "value": phone}]},
+                       headers=headers["admin"])
+    assert added.status_code == 200 and added.json()["total"] == 1
+    assert scorers_list.refresh() and scorers_list.hashes == {HASHER("phone", phone)}  # hot-reloaded
 
 
 def test_notes_and_personal_values_stay_out_of_the_logs(api: tuple[TestClient, Any],

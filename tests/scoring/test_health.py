@@ -125,3 +125,30 @@ def test_metrics_show_each_live_scorer_and_each_hub_queue(settings: Settings, st
     assert samples[("parcelguard_queue_held", (("hub", "HAK-MEILAN"),))] == 1
     assert samples[("parcelguard_queue_waiting", (("hub", OTHER_HUB),))] == 1
     assert samples[("parcelguard_flagged_last_hour", (("hub", "HAK-MEILAN"),))] == 2
+
+
+def _health(settings: Settings, store: Store) -> tuple[int, dict[str, Any]]:
+    response = TestClient(create_app(settings, store)).get("/health")  # a new app: no cached checks
+    return response.status_code, response.json()
+
+
+def test_health_tells_the_same_truth_as_readyz_when_the_broker_dies(
+        settings: Settings, store: Store, broker: EmbeddedBroker) -> None:
+    settings.kafka_bootstrap = broker.bootstrap
+    clients.ensure_topics(broker.bootstrap, 2)
+    _heartbeat(store, "scorer-a", "3")  # a scorer that reported a model in service moments ago
+    status, body = _health(settings, store)
+    assert (status, body["status"]) == (200, "ok")
+    broker.stop()
+    status, body = _health(settings, store)
+    assert (status, body["status"]) == (503, "degraded")
+    assert "broker" in body["message"] and "not ready" in body["message"]
+    assert _readyz(settings, store)[0] == 503
+
+
+def test_health_is_not_ok_when_no_scorer_serves_a_model(
+        settings: Settings, store: Store, broker: EmbeddedBroker) -> None:
+    settings.kafka_bootstrap = broker.bootstrap
+    clients.ensure_topics(broker.bootstrap, 2)
+    status, body = _health(settings, store)
+    assert (status, body["status"]) == (503, "degraded") and "no scorer" in body["message"]

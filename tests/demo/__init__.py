@@ -1,0 +1,1 @@
+"""Tests of ``parcelguard up`` and its demo room (parcelguard/demo)."""
