@@ -290,7 +290,7 @@ class Scorer:
             if p.in_scope:
                 choice = self.policy.choose(p.manifest.parcel_id, p.manifest.hub_id, p.manifest.accepted_at.timestamp(),
                                             score, p.rule_text is not None, model is not None,
-                                            novelty(labels_known(p.features)), segments(p.manifest))
+                                            novelty(labels_known(p.features)), segment_keys=segments(p.manifest))
                 action, why, propensity = choice.action, choice.why, choice.propensity
             else:
                 action, why, propensity = "RELEASE", "out_of_scope", 0.0

@@ -142,9 +142,9 @@ def test_exploration_leans_towards_parties_screening_has_never_seen(tmp_path: Pa
     passed: dict[str, float] = {}
     choose = scorer.policy.choose
 
-    def spy(parcel_id: str, *args: Any) -> Any:
+    def spy(parcel_id: str, *args: Any, **kwargs: Any) -> Any:
         passed[parcel_id] = args[-1]  # the novelty the scorer hands the policy
-        return choose(parcel_id, *args)
+        return choose(parcel_id, *args, **kwargs)
 
     scorer.policy.choose = spy  # type: ignore[method-assign,assignment]
     scorer.process([_parcel("N1", 0)])

@@ -203,10 +203,15 @@ def test_novel_parcels_are_explored_more_within_the_same_share_and_record_that_p
     assert 2.5 < mean(unknown) / mean(known) < 4.0
     # ... yet exploration keeps its share of the budget: the weight is normalised by its running mean.
     assert abs(explored - explored_without) < 0.1 * explored_without
-    # The recorded probability is the one the draw used, parcel by parcel, and predicts the explored count.
+    _assert_propensities_are_the_draws(config, seen, (unknown, known))
+
+
+def _assert_propensities_are_the_draws(config: PolicyConfig, seen: list[tuple[str, Choice, bool]],
+                                       bands: tuple[list[Choice], ...]) -> None:
+    """The recorded probability is the one the draw used, parcel by parcel, and predicts the explored count."""
     for pid, choice, _ in seen:
         assert (uniform(config.seed, pid) < choice.propensity) == (choice.why == "exploration")
-    for band in (unknown, known):
+    for band in bands:
         drawn, expected = sum(c.why == "exploration" for c in band), sum(c.propensity for c in band)
         assert abs(drawn - expected) < 4 * math.sqrt(expected) + 2, (drawn, expected)
 
@@ -252,11 +257,7 @@ def test_exploration_leans_to_segments_screening_has_seen_least_and_records_that
     assert 0.8 < mean(rare_s) / mean(common_s) < 1.25
     # ... and exploration keeps its share of the budget either way.
     assert abs(explored - explored_score) < 0.1 * explored_score
-    for pid, choice, _ in seen:
-        assert (uniform(config.seed, pid) < choice.propensity) == (choice.why == "exploration")
-    for band in (rare, common):
-        drawn, expected = sum(c.why == "exploration" for c in band), sum(c.propensity for c in band)
-        assert abs(drawn - expected) < 4 * math.sqrt(expected) + 2, (drawn, expected)
+    _assert_propensities_are_the_draws(config, seen, (rare, common))
 
 
 def test_segment_screenings_count_as_of_time_and_fade() -> None:
