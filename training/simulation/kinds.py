@@ -109,8 +109,8 @@ def rows(found: list[KindTargets]) -> tuple[list[str], list[list[str]]]:
             k.kind, str(len(k.seeds)), cell(k.before, 3), cell(k.after, 3),
             ", ".join("never" if d is None else str(d) for d in k.days_back), cell(k.off_after, 3),
             _difference(k.versus_off), _difference(k.versus_score), cell(k.new_pattern_caught, 2),
-            f"{sum(met.values())}/{len(met)} ({', '.join(name for name, ok in met.items() if not ok) or 'all'})"
-            if not all(met.values()) else f"{len(met)}/{len(met)}",
+            f"{sum(met.values())}/{len(met)}"
+            + ("" if all(met.values()) else f" (missed: {', '.join(name for name, ok in met.items() if not ok)})"),
         ])
     return header, body
 
