@@ -63,12 +63,17 @@ def generate(
     start: Annotated[str, typer.Option(help="first day, YYYY-MM-DD")] = "2026-10-01",
     new_pattern_day: Annotated[int | None, typer.Option(help="day a new trafficking pattern appears")] = None,
     shift_day: Annotated[int | None, typer.Option(help="day a benign feature shift starts")] = None,
+    pattern: Annotated[str | None, typer.Option(
+        help="kind of new pattern: ring, route, cover, rotation, hub_mix (needs --new-pattern-day)")] = None,
 ) -> None:
     """Write a synthetic parcel world: manifests, ground truth, and outcomes of a fully screened history."""
     from training.world.generate import WorldConfig, write_world
+    from training.world.patterns import PATTERN_KINDS
 
+    if pattern is not None and (pattern not in PATTERN_KINDS or new_pattern_day is None):
+        raise typer.BadParameter(f"--pattern is one of {', '.join(PATTERN_KINDS)}, with --new-pattern-day")
     config = WorldConfig(days=days, parcels_per_day=per_day, start=date.fromisoformat(start), seed=seed,
-                         new_pattern_day=new_pattern_day, shift_day=shift_day)
+                         new_pattern_day=new_pattern_day, shift_day=shift_day, pattern=pattern)
     with _progress() as progress:
         task = progress.add_task("generating parcels", total=days * per_day)
         files = write_world(config, out, lambda n: progress.update(task, completed=n))
@@ -150,7 +155,12 @@ def simulate(
     history_days: Annotated[int, typer.Option(help="fully screened days the first model learns from")] = 14,
     capacity: Annotated[float, typer.Option(help="share of in-scope parcels screened")] = 0.05,
     exploration: Annotated[float | None, typer.Option(help="share of the budget explored (default: settings)")] = None,
-    new_pattern_day: Annotated[int | None, typer.Option(help="simulated day a new ring appears; -1 for none")] = 15,
+    new_pattern_day: Annotated[int | None, typer.Option(
+        help="simulated day the new pattern starts; -1 for none (default: 15, or a replayed world's truth)")] = None,
+    pattern: Annotated[list[str] | None, typer.Option(
+        help="kind of new pattern (ring, route, cover, rotation, hub_mix); repeat it to compare kinds")] = None,
+    score_explore: Annotated[bool, typer.Option(
+        help="also run the system with the previous score-weighted exploration, to compare")] = False,
     retrain_every: Annotated[int, typer.Option(help="days between retrainings")] = 3,
     late_labels: Annotated[float, typer.Option(help="share of released contraband found later")] = 0.0,
     seed: Annotated[list[int] | None, typer.Option(
@@ -163,9 +173,11 @@ def simulate(
 ) -> None:
     """Closed loop over N days: the real scorer under capacity, outcomes, retraining, a new pattern;
     compared with exploration off, rules only, random and screening every priority-origin parcel."""
+    from training.simulation import kinds as simulation_kinds
     from training.simulation import report as simulation_report
     from training.simulation import seeds as simulation_seeds
     from training.simulation import simulate as sim
+    from training.world.patterns import PATTERN_KINDS
 
     settings = get_settings()
     seeds = list(dict.fromkeys(seed or [7]))
@@ -175,13 +187,32 @@ def simulate(
         raise typer.BadParameter("a recorded world is one world: give --seed once, or not at all")
     if jobs < 1:
         raise typer.BadParameter("--jobs must be at least 1")
+    kinds = list(dict.fromkeys(pattern or ["ring"]))
+    if manifests is not None and pattern:
+        raise typer.BadParameter("a recorded world brings its own new pattern: --pattern is for generated worlds")
+    if unknown := [k for k in kinds if k not in PATTERN_KINDS]:
+        raise typer.BadParameter(f"unknown --pattern {', '.join(unknown)}: choose from {', '.join(PATTERN_KINDS)}")
+    if new_pattern_day is None:  # a recorded world's comes from its truth file, never from this default
+        new_pattern_day = None if manifests is not None else 15
     config = sim.SimConfig(
         days=days, parcels_per_day=per_day, history_days=history_days, capacity_share=capacity,
         exploration_share=settings.exploration_share if exploration is None else exploration,
         new_pattern_day=None if new_pattern_day is None or new_pattern_day < 0 else new_pattern_day,
         retrain_every=retrain_every, seed=seeds[0], late_label_share=late_labels,
-        promotion_margin=settings.promotion_margin,
+        promotion_margin=settings.promotion_margin, pattern=kinds[0],
+        arms=(*sim.ARMS, "score_explore") if score_explore else sim.ARMS,
     )
+    if len(kinds) > 1 or (pattern and len(seeds) > 1):
+        with _progress() as progress:
+            task = progress.add_task(f"{len(kinds)} kinds × {len(seeds)} worlds, {jobs} at a time",
+                                     total=len(kinds) * len(seeds))
+            by_kind = simulation_kinds.run_kinds(settings, config, kinds, seeds, out, jobs, keep_logs,
+                                                 done=lambda _: progress.advance(task))
+        found = [simulation_kinds.targets(kind, by_kind[kind]) for kind in kinds]
+        paths = simulation_kinds.write(found, by_kind, out)
+        Console().print(simulation_kinds.rich_table(found))
+        console.print(f"json: {paths['json']}\nmarkdown: {paths['markdown']}\neach world: {out}/KIND/seed-N/")
+        return
     if len(seeds) > 1:
         with _progress() as progress:
             task = progress.add_task(f"{len(seeds)} worlds, {jobs} at a time", total=len(seeds))

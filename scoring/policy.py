@@ -13,8 +13,13 @@ Exploration spends ``exploration_share`` of the budget on parcels the model did 
 probability that rises with the parcel's score rank (a floor keeps every parcel possible), so it
 lands where a new pattern half-resembles known risk rather than on the clearly benign bulk, and that
 is multiplied by the parcel's novelty: up to 1 + ``NOVELTY_GAIN`` when no screening has yet seen its
-sender or recipient (explore where the labels know least). The weight is divided by its running mean
-over the hub's recent parcels, so exploration keeps its share of the budget however novelty is spread.
+sender or recipient (explore where the labels know least). With ``exploration="segments"`` (the default)
+it is also multiplied by how little screening has seen of the parcel's segments, as of the decision:
+its origin city × category, category × address type and the three together (a new route is a new
+combination of fields each common on its own; a new cover or a hub whose mix shifts fills segments
+screening rarely visited). ``exploration="score"`` is the rank- and party-weighted exploration alone, as
+before. The weight is divided by its running mean over the hub's recent parcels, so exploration keeps
+its share of the budget however novelty is spread.
 
 Time here is event time (the manifest's ``accepted_at``), so a replayed month or a simulation behaves
 like the live stream did. Every decision records the probability with which the parcel was chosen
@@ -40,6 +45,9 @@ RULE_RATE_EWMA = 0.02  # per parcel: the rule-hit rate's memory is a few hundred
 EXPLORE_POWER = 8.0  # exploration weight grows as rank**power (most of it just below the threshold) ...
 EXPLORE_FLOOR = 0.25  # ... on top of this share spread evenly, so every parcel can be explored
 NOVELTY_GAIN = 4.0  # extra exploration weight of a parcel whose parties no screening has yet seen
+SEGMENT_GAIN = 4.0  # extra exploration weight of a parcel in a segment no screening has yet seen
+SEGMENT_HALF_LIFE_S = 7 * 86400.0  # screenings of a segment count for less as they age: a mix that shifts reopens
+EXPLORATION_MODES = ("segments", "score")
 EXPLORE_MEAN_EWMA = 0.001  # per parcel: the running mean weight the draw is normalised by (~1,000 parcels)
 HOUR_S = 3600.0
 UTC8_S = 8 * 3600  # hubs run on China time: the hour-of-day profile follows it
@@ -54,6 +62,11 @@ class PolicyConfig:
     exploration_share: float = 0.1
     seed: str = "parcelguard"
     burst_hours: float = BURST_HOURS
+    exploration: str = "segments"  # EXPLORATION_MODES: also weigh by how little screening saw the segments
+
+    def __post_init__(self) -> None:
+        if self.exploration not in EXPLORATION_MODES:
+            raise ValueError(f"exploration must be one of {', '.join(EXPLORATION_MODES)}, not {self.exploration!r}")
 
     @classmethod
     def build(cls, priority_origins: list[str], destinations: list[str], **kwargs: object) -> PolicyConfig:
@@ -260,6 +273,40 @@ def novelty(labels_known: float) -> float:
     return 1.0 + NOVELTY_GAIN / (1.0 + known)
 
 
+def segments(manifest: Manifest) -> tuple[str, ...]:
+    """The segments a parcel belongs to: origin city × category, category × address type, all three."""
+    city = (manifest.origin.city or "").lower()
+    category = (manifest.contents.category or "").lower()
+    address = (manifest.destination.address_type or "").lower()
+    return f"oc:{city}|{category}", f"ca:{category}|{address}", f"oca:{city}|{category}|{address}"
+
+
+class SegmentScreenings:
+    """Screenings per segment as of event time, decayed with ``SEGMENT_HALF_LIFE_S``: what screening has seen.
+
+    Counted when a parcel is flagged (its outcome follows within hours), so a burst of a new route is
+    known after its first screenings rather than after its outcomes are recorded.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, tuple[float, float]] = {}  # segment -> (count, as of epoch seconds)
+
+    def seen(self, segment: str, at: float) -> float:
+        count, when = self._counts.get(segment, (0.0, at))
+        return count * 0.5 ** (max(0.0, at - when) / SEGMENT_HALF_LIFE_S)
+
+    def screened(self, keys: tuple[str, ...], at: float) -> None:
+        for key in keys:
+            self._counts[key] = (self.seen(key, at) + 1.0, at)
+
+    def novelty(self, keys: tuple[str, ...], at: float) -> float:
+        """1 + ``SEGMENT_GAIN`` for a segment never screened, towards 1 as its least seen segment is screened."""
+        if not keys:
+            return 1.0
+        least = min(self.seen(key, at) for key in keys)
+        return 1.0 + SEGMENT_GAIN / math.sqrt(1.0 + least)
+
+
 class DecisionPolicy:
     """Chooses SCREEN or RELEASE for in-scope parcels, one hub budget per hub."""
 
@@ -268,6 +315,7 @@ class DecisionPolicy:
         self.reference_scores = list(reference_scores or [])
         self.budgets: dict[str, HubBudget] = {}
         self.capacity_fraction = 1.0
+        self.segments = SegmentScreenings()
 
     def reset_scores(self, reference_scores: list[float]) -> None:
         """A new model scores on its own scale: restart each hub's threshold window from its reference."""
@@ -304,13 +352,23 @@ class DecisionPolicy:
 
     def choose(
         self, parcel_id: str, hub_id: str, at: float, score: float | None, rule_hit: bool, model_ready: bool,
-        novelty_weight: float = 1.0,
+        novelty_weight: float = 1.0, segment_keys: tuple[str, ...] = (),
     ) -> Choice:
         """The decision for one in-scope parcel at event time ``at`` (epoch seconds).
 
         ``novelty_weight`` (at least 1: ``novelty`` of what is known of the parcel's parties) scales its
-        exploration weight: explore where the labels know least.
+        exploration weight: explore where the labels know least. ``segment_keys`` (``segments`` of the
+        manifest) are counted when the parcel is flagged and, in the "segments" mode, scale it too.
         """
+        choice = self._choose(parcel_id, hub_id, at, score, rule_hit, model_ready, novelty_weight, segment_keys)
+        if choice.action == "SCREEN":
+            self.segments.screened(segment_keys, at)
+        return choice
+
+    def _choose(
+        self, parcel_id: str, hub_id: str, at: float, score: float | None, rule_hit: bool, model_ready: bool,
+        novelty_weight: float, segment_keys: tuple[str, ...],
+    ) -> Choice:
         budget = self.budget(hub_id)
         budget.advance(at)
         budget.note_rule(rule_hit)
@@ -333,6 +391,8 @@ class DecisionPolicy:
         # the probability leans towards the higher scores, and is exactly what is recorded.
         base = share * explore_share / max(1e-9, 1 - model_share)
         weight = explore_weight(min(rank, 1.0 - model_share) / max(1e-9, 1.0 - model_share)) * novelty_weight
+        if self.config.exploration == "segments":
+            weight *= self.segments.novelty(segment_keys, at)
         explore = min(1.0, base * weight / budget.explore_mean)
         budget.explore_mean += EXPLORE_MEAN_EWMA * (weight - budget.explore_mean)  # after the draw's probability
         if explore > 0 and uniform(self.config.seed, parcel_id) < explore:

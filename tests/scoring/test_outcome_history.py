@@ -142,11 +142,11 @@ def test_exploration_leans_towards_parties_screening_has_never_seen(tmp_path: Pa
     passed: dict[str, float] = {}
     choose = scorer.policy.choose
 
-    def spy(parcel_id: str, *args: Any) -> Any:
+    def spy(parcel_id: str, *args: Any, **kwargs: Any) -> Any:
         passed[parcel_id] = args[-1]  # the novelty the scorer hands the policy
-        return choose(parcel_id, *args)
+        return choose(parcel_id, *args, **kwargs)
 
-    scorer.policy.choose = spy  # type: ignore[method-assign,assignment]
+    scorer.policy.choose = spy  # type: ignore[method-assign]
     scorer.process([_parcel("N1", 0)])
     store.outcomes.record(Outcome(parcel_id="N1", screened_at=T0 + timedelta(hours=1), result="clear"), "screener")
     scorer.process([_parcel("N2", 90)])

@@ -12,7 +12,16 @@ import pytest
 from models.manifest import Manifest
 from models.pii import Hasher
 from scoring import policy as policy_module
-from scoring.policy import Choice, DecisionPolicy, PolicyConfig, ScoreWindow, novelty, uniform
+from scoring.policy import (
+    Choice,
+    DecisionPolicy,
+    PolicyConfig,
+    ScoreWindow,
+    SegmentScreenings,
+    novelty,
+    segments,
+    uniform,
+)
 from scoring.rules import Rules, Watchlist, WatchlistError, add_entries, remove_entries
 from tests.factories import manifest
 
@@ -194,10 +203,15 @@ def test_novel_parcels_are_explored_more_within_the_same_share_and_record_that_p
     assert 2.5 < mean(unknown) / mean(known) < 4.0
     # ... yet exploration keeps its share of the budget: the weight is normalised by its running mean.
     assert abs(explored - explored_without) < 0.1 * explored_without
-    # The recorded probability is the one the draw used, parcel by parcel, and predicts the explored count.
+    _assert_propensities_are_the_draws(config, seen, (unknown, known))
+
+
+def _assert_propensities_are_the_draws(config: PolicyConfig, seen: list[tuple[str, Choice, bool]],
+                                       bands: tuple[list[Choice], ...]) -> None:
+    """The recorded probability is the one the draw used, parcel by parcel, and predicts the explored count."""
     for pid, choice, _ in seen:
         assert (uniform(config.seed, pid) < choice.propensity) == (choice.why == "exploration")
-    for band in (unknown, known):
+    for band in bands:
         drawn, expected = sum(c.why == "exploration" for c in band), sum(c.propensity for c in band)
         assert abs(drawn - expected) < 4 * math.sqrt(expected) + 2, (drawn, expected)
 
@@ -206,6 +220,77 @@ def test_novelty_falls_as_screenings_of_the_parties_accumulate(monkeypatch: pyte
     monkeypatch.setattr(policy_module, "NOVELTY_GAIN", 3.0)
     assert novelty(0.0) == novelty(math.nan) == 4.0
     assert novelty(0.0) > novelty(1.0) > novelty(10.0) > 1.0
+
+
+def _explore_by_segment(mode: str) -> tuple[list[tuple[str, Choice, bool]], int, PolicyConfig]:
+    """30,000 parcels, one in a hundred in a segment the model never takes (a new route the model scores
+    low): their choices in a middling score band."""
+    config = PolicyConfig.build(["*"], ["*"], capacity_share=0.1, exploration_share=0.3, exploration=mode)
+    policy = DecisionPolicy(config, [i / 1000 for i in range(1000)])
+    rng = random.Random(5)
+    # The common segment is screened often (the model takes its high scores); the rare one only by exploration.
+    common, rare = ("oc:kunming|gift", "ca:gift|home", "oca:kunming|gift|home"), ("oc:liuzhou|documents",
+                                                                                "ca:documents|home",
+                                                                                "oca:liuzhou|documents|home")
+    seen, explored = [], 0
+    for i in range(30000):
+        odd = rng.random() < 0.01
+        score = rng.random() * (0.6 if odd else 1.0)
+        choice = policy.choose(f"s{i}", "HUB", T0 + i * 0.5, score, False, True, 1.0, rare if odd else common)
+        explored += choice.why == "exploration"
+        if not (choice.action == "SCREEN" and choice.why == "model") and 0.2 < score < 0.6:
+            seen.append((f"s{i}", choice, odd))
+    return seen, explored, config
+
+
+def test_exploration_leans_to_segments_screening_has_seen_least_and_records_that_probability() -> None:
+    seen, explored, config = _explore_by_segment("segments")
+    seen_score, explored_score, _ = _explore_by_segment("score")
+    mean = lambda cs: sum(c.propensity for c in cs) / len(cs)  # noqa: E731
+    rare = [c for _, c, odd in seen if odd]
+    common = [c for _, c, odd in seen if not odd]
+    # Same score band: the rarely screened segment is drawn clearly more often than the common one ...
+    assert mean(rare) > 1.8 * mean(common)
+    # ... which the score-weighted mode does not do ...
+    rare_s = [c for _, c, odd in seen_score if odd]
+    common_s = [c for _, c, odd in seen_score if not odd]
+    assert 0.8 < mean(rare_s) / mean(common_s) < 1.25
+    # ... and exploration keeps its share of the budget either way.
+    assert abs(explored - explored_score) < 0.1 * explored_score
+    _assert_propensities_are_the_draws(config, seen, (rare, common))
+
+
+def test_segment_screenings_count_as_of_time_and_fade() -> None:
+    counts = SegmentScreenings()
+    keys = ("oc:a|b", "ca:b|c", "oca:a|b|c")
+    assert counts.novelty(keys, T0) == 1.0 + policy_module.SEGMENT_GAIN
+    counts.screened(keys, T0)
+    counts.screened(keys[:2], T0)  # the triple is the least seen segment: it decides
+    assert counts.seen("oc:a|b", T0) == 2.0
+    assert counts.novelty(keys, T0) == 1.0 + policy_module.SEGMENT_GAIN / math.sqrt(2.0)
+    # A half-life later the screenings count half: a segment left alone is worth exploring again.
+    assert counts.seen("oc:a|b", T0 + policy_module.SEGMENT_HALF_LIFE_S) == pytest.approx(1.0)
+    assert counts.novelty((), T0) == 1.0
+
+
+def test_segments_of_a_manifest_are_city_category_and_address_type() -> None:
+    m = Manifest.model_validate(manifest(origin__city="Liuzhou", contents__category="Documents",
+                                         destination__address_type="home"))
+    assert segments(m) == ("oc:liuzhou|documents", "ca:documents|home", "oca:liuzhou|documents|home")
+
+
+def test_only_flagged_parcels_count_as_screenings_of_their_segments() -> None:
+    policy = DecisionPolicy(PolicyConfig.build(["*"], ["*"], exploration_share=0.0), [i / 100 for i in range(100)])
+    keys = ("oc:x|y",)
+    released = policy.choose("r1", "HUB", T0, 0.01, False, True, 1.0, keys)
+    flagged = policy.choose("r2", "HUB", T0 + 1, 0.0, True, True, 1.0, keys)  # a rule hit
+    assert released.action == "RELEASE" and flagged.action == "SCREEN"
+    assert policy.segments.seen("oc:x|y", T0 + 1) == 1.0
+
+
+def test_an_unknown_exploration_mode_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="exploration must be one of"):
+        PolicyConfig.build(["*"], ["*"], exploration="curiosity")
 
 
 def test_capacity_is_shared_out_between_scorers() -> None:

@@ -14,9 +14,10 @@ from rich.table import Table
 from training import plots
 from training.simulation.simulate import SimResult
 
-LABELS = {"system": "system", "no_exploration": "no explore", "rules_only": "rules only", "random": "random",
-          "all_priority": "100% priority"}
-TARGET, RECOVERY, RECOVERY_DAYS, SMOOTH = 0.85, 0.80, 14, 3
+LABELS = {"system": "system", "no_exploration": "no explore", "score_explore": "score explore",
+          "rules_only": "rules only", "random": "random", "all_priority": "100% priority"}
+# Recovery is counted to the catch target itself (issue 14: back to 0.85 within 5 days), not a lower bar.
+TARGET, RECOVERY, RECOVERY_DAYS, SMOOTH = 0.85, 0.85, 14, 3
 
 
 def _mean(values: list[float]) -> float:
@@ -87,7 +88,7 @@ def rows(result: SimResult) -> tuple[list[str], list[list[str]]]:
                           ("mean_ratio_after_new_pattern", f"mean d≥{npd}"),
                           (f"mean_ratio_from_day_{npd + RECOVERY_DAYS}", f"mean d≥{npd + RECOVERY_DAYS}")):
             body.append([name, "", "", "", *[cell(facts[a].get(key)) for a in arms]])
-        body.append(["days to ≥0.80", "", "", "", *[_recovery(facts[a]) for a in arms]])
+        body.append([f"days to ≥{RECOVERY:.2f}", "", "", "", *[_recovery(facts[a]) for a in arms]])
     return header, body
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import orjson
@@ -31,6 +31,7 @@ FIGURES = ("mean_ratio", "mean_ratio_before_new_pattern", "mean_ratio_after_new_
            "days_to_recover")
 PAIRED = ("mean_ratio", "mean_ratio_after_new_pattern", "new_pattern_caught")
 PAIR = ("system", "no_exploration")
+K = TypeVar("K")
 
 
 def run_seed(settings: Settings, config: SimConfig, out_dir: Path, keep_logs: bool = False) -> dict[str, Any]:
@@ -45,18 +46,27 @@ def run_seeds(
     done: Callable[[int], None] | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Each seed in its own process (``jobs`` at a time), its report in ``out/seed-N``; summaries by seed."""
-    summaries: dict[int, dict[str, Any]] = {}
+    runs = {seed: (replace(config, seed=seed), out / f"seed-{seed}") for seed in seeds}
+    return dict(sorted(run_many(settings, runs, jobs, keep_logs, done).items()))
+
+
+def run_many(
+    settings: Settings, runs: dict[K, tuple[SimConfig, Path]], jobs: int = 1, keep_logs: bool = False,
+    done: Callable[[K], None] | None = None,
+) -> dict[K, dict[str, Any]]:
+    """Each run (a configuration and its report folder) in its own process, ``jobs`` at a time; summaries by key."""
+    summaries: dict[K, dict[str, Any]] = {}
     # Spawned, not forked: the parent may hold a progress thread and open database handles.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
-        futures = {pool.submit(run_seed, settings, replace(config, seed=seed), out / f"seed-{seed}", keep_logs): seed
-                   for seed in seeds}
+        futures = {pool.submit(run_seed, settings, config, folder, keep_logs): key
+                   for key, (config, folder) in runs.items()}
         for future in as_completed(futures):
-            seed = futures[future]
-            summaries[seed] = future.result()
+            key = futures[future]
+            summaries[key] = future.result()
             if done is not None:
-                done(seed)
-    return dict(sorted(summaries.items()))
+                done(key)
+    return summaries
 
 
 def _finite(values: list[Any]) -> list[float]:

@@ -24,7 +24,7 @@ import math
 import tempfile
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,11 +46,13 @@ from training.dataset import TrainingSet, from_decision_log, read_jsonl, replay_
 from training.promote import judge
 from training.train import NotEnoughLabels, TrainConfig, fit
 from training.world.generate import WorldConfig, generate
-from training.world.tables import NEW_PATTERN
 
 log = logging.getLogger(__name__)
 ARMS = ("system", "no_exploration", "rules_only", "random", "all_priority")
-SCORED_ARMS = ("system", "no_exploration")
+# ``score_explore`` (opt-in): the system with the exploration of before 2026-11-27 (score rank and parties
+# only), to measure the segment-weighted exploration against on the same world.
+SCORED_ARMS = ("system", "no_exploration", "score_explore")
+KNOWN_PATTERNS = frozenset({"", "benign"})  # truth patterns that never make a parcel part of a new pattern
 BATCH = 2000
 SCREENING_DELAY = timedelta(hours=2)  # from acceptance to the screener's recorded outcome
 
@@ -62,7 +64,11 @@ class SimConfig:
     history_days: int = 14  # fully screened days before day 0: the bootstrap a new site starts from
     capacity_share: float = 0.05
     exploration_share: float = 0.1  # of the screening budget, for the system arm
-    new_pattern_day: int | None = 15  # simulated day (0-based) the new trafficking ring starts
+    # Simulated day (0-based) the new pattern starts. Replaying a recorded world, None means: the first
+    # day a parcel of a new pattern appears in its truth (``new_pattern`` set, or a ``pattern`` no history
+    # day had).
+    new_pattern_day: int | None = 15
+    pattern: str = "ring"  # the generator's kind of new pattern (training.world.patterns.PATTERN_KINDS)
     retrain_every: int = 3
     seed: int = 7
     late_label_share: float = 0.0  # share of released contraband that surfaces later as a late label
@@ -80,6 +86,7 @@ class Parcel:
     label: bool
     p: float
     pattern: str
+    novel: bool = False  # its truth line marks it as part of the new pattern (``new_pattern``)
 
 
 # --------------------------------------------------------------------------- worlds
@@ -89,14 +96,14 @@ def generated_days(config: SimConfig) -> Iterator[tuple[int, list[Parcel]]]:
     """The generator's world, day by day: ``history_days`` of bootstrap, then the simulated days."""
     npd = None if config.new_pattern_day is None else config.history_days + config.new_pattern_day
     world = WorldConfig(days=config.history_days + config.days, parcels_per_day=config.parcels_per_day,
-                        seed=config.seed, new_pattern_day=npd)
+                        seed=config.seed, new_pattern_day=npd, pattern=None if npd is None else config.pattern)
     current, parcels = 0, list[Parcel]()
     for raw, truth in generate(world):
         if truth["day"] != current:
             yield current, parcels
             current, parcels = truth["day"], []
         parcels.append(Parcel(Manifest.model_validate(raw), raw, bool(truth["label"]), float(truth["p"]),
-                              str(truth.get("pattern", ""))))
+                              str(truth.get("pattern", "")), bool(truth.get("new_pattern"))))
     yield current, parcels
 
 
@@ -129,7 +136,7 @@ def recorded_days(manifests: Path, truth: Path) -> Iterator[tuple[int, list[Parc
             current, parcels = day, []
         label = bool(fact["label"])
         p = float(fact["p"]) if fact.get("p") is not None else float(label)
-        parcels.append(Parcel(manifest, raw, label, p, str(fact.get("pattern", ""))))
+        parcels.append(Parcel(manifest, raw, label, p, str(fact.get("pattern") or ""), bool(fact.get("new_pattern"))))
     if parcels:
         yield current, parcels
 
@@ -326,10 +333,10 @@ class SimResult:
 
 
 def _day_record(day: int, parcels: list[Parcel], in_scope: list[int], k: int, selections: dict[str, set[int]],
-                new_pattern: bool, versions: dict[str, str]) -> dict[str, Any]:
+                new_pattern: bool, versions: dict[str, str], known: frozenset[str]) -> dict[str, Any]:
     p = np.array([parcels[i].p for i in in_scope])
     y = np.array([parcels[i].label for i in in_scope], dtype=float)
-    novel = np.array([parcels[i].pattern == NEW_PATTERN for i in in_scope])
+    novel = np.array([is_novel(parcels[i], known) for i in in_scope], dtype=bool)
     position = {i: j for j, i in enumerate(in_scope)}
     total_p, total_y = float(p.sum()), float(y.sum())
     perfect = np.argsort(-p, kind="stable")[:k]
@@ -359,6 +366,11 @@ def _day_record(day: int, parcels: list[Parcel], in_scope: list[int], k: int, se
     return record
 
 
+def is_novel(parcel: Parcel, known: frozenset[str]) -> bool:
+    """Part of the new pattern: marked so in its truth, or of a pattern no history day had."""
+    return parcel.novel or (parcel.pattern not in known and parcel.pattern not in KNOWN_PATTERNS)
+
+
 def run(
     settings: Settings, config: SimConfig, days: Iterator[tuple[int, list[Parcel]]] | None = None,
     progress: Callable[[int, dict[str, Any] | None], None] | None = None, source: str = "generator",
@@ -370,6 +382,7 @@ def run(
     folder is given, so it can be inspected afterwards; otherwise in a temporary folder.
     """
     settings = settings.model_copy(update={"capacity_share": config.capacity_share, "hub_capacity_per_hour": {}})
+    recorded = days is not None
     days = iter(days) if days is not None else generated_days(config)
     policy = PolicyConfig.build(settings.priority_origins, settings.destinations)
     builder = FeatureBuilder(Hasher(settings.hash_key.get_secret_value()))
@@ -378,6 +391,7 @@ def run(
     # The history days stream through the replay one day at a time (a fully screened history: every
     # label is known), so a long history never sits in memory as parsed manifests.
     labels: dict[str, bool] = {}
+    patterns: set[str] = set()  # the truth patterns the history days hold: what is not new
     first_day: int | None = None
     pending: tuple[int, list[Parcel]] | None = None
 
@@ -390,12 +404,18 @@ def run(
                 return
             for parcel in parcels:
                 labels[parcel.manifest.parcel_id] = parcel.label
+                if not parcel.novel:
+                    patterns.add(parcel.pattern)
                 yield parcel.manifest
             labels.clear()  # the replay has read this day's labels
 
     bootstrap_set, history = replay_manifests(history_manifests(), labels, builder, policy)
     if pending is None or first_day is None:
         raise ValueError(f"the world has no day after its {config.history_days} history days")
+    known = frozenset(patterns)
+    # A generated world's new pattern starts on the configured day; a recorded one's, unless a day is
+    # given, on the first day its truth shows one (found as the days stream, never a generator default).
+    new_pattern_day = config.new_pattern_day
     model, test = fit(bootstrap_set, name=settings.model_name)
     model.version = "bootstrap"
     trained_until = test.times[0] if len(test) else math.inf
@@ -412,14 +432,20 @@ def run(
         scored: dict[str, ScoredArm] = {}
         for arm in SCORED_ARMS:
             if arm in config.arms:
-                share = config.exploration_share if arm == "system" else 0.0
+                share = 0.0 if arm == "no_exploration" else config.exploration_share
                 arm_settings = settings.model_copy(update={"exploration_share": share})
                 own = HistoryState(stats={key: copy.copy(stat) for key, stat in history.stats.items()})
                 scored[arm] = ScoredArm(arm, arm_settings, config, Path(folder), model, trained_until, own,
                                         bootstrap_set)
+                if arm == "score_explore":  # before any hub budget exists, so every budget reads it
+                    policy_of = scored[arm].scorer.policy
+                    policy_of.config = replace(policy_of.config, exploration="score")
         baselines = Baselines(settings, config, history)
 
         def simulate(sim_day: int, parcels: list[Parcel]) -> None:
+            nonlocal new_pattern_day
+            if new_pattern_day is None and recorded and any(is_novel(p, known) for p in parcels):
+                new_pattern_day = sim_day
             in_scope = [i for i, p in enumerate(parcels) if policy.in_scope(p.manifest)]
             k = round(config.capacity_share * len(in_scope))
             index = {p.manifest.parcel_id: i for i, p in enumerate(parcels)}
@@ -431,10 +457,10 @@ def run(
                 rule_hits |= {pid for pid, why in screened.items() if why == "rule"}
             chosen = baselines.select(parcels, in_scope, k, rule_hits)
             selections.update({arm: chosen[arm] for arm in config.arms if arm in chosen})
-            npd = config.new_pattern_day
+            npd = new_pattern_day
             record = _day_record(sim_day, parcels, in_scope, k, {a: selections[a] for a in config.arms if a in
                                  selections}, npd is not None and sim_day >= npd,
-                                 {a: r.champion.version for a, r in scored.items()})
+                                 {a: r.champion.version for a, r in scored.items()}, known)
             if (sim_day + 1) % config.retrain_every == 0:
                 for runner in scored.values():
                     found = runner.retrain(sim_day)
@@ -455,6 +481,7 @@ def run(
         for runner in scored.values():
             runner.finish()
             runner.store.engine.dispose()
+    result.config = replace(config, new_pattern_day=new_pattern_day)
     return result
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from training.world.patterns import plan
 from training.world.tables import (
     _BACKGROUND_DRUGS,
     _BUSINESS_KINDS,
@@ -59,7 +60,6 @@ from training.world.tables import (
     CAMOUFLAGE,
     COLLECTOR_SHARE,
     DIFFUSE_RISK,
-    NEW_RING,
     NEWCOMER_SHARE,
     ORIGINS,
     OTHER_AREAS,
@@ -90,7 +90,10 @@ class WorldConfig:
     parcels_per_day: int = 8000  # all parcels, all origins (a shift-day promo adds merchant volume)
     start: dt.date = dt.date(2026, 10, 1)
     seed: int = 7
-    new_pattern_day: int | None = None  # 0-based day from which the new ring appears
+    new_pattern_day: int | None = None  # 0-based day from which the new pattern appears
+    # Which kind of new pattern (``patterns.PATTERN_KINDS``). None keeps the original world exactly: the
+    # Sichuan ring on new_pattern_day, and truth lines without a ``new_pattern`` field.
+    pattern: str | None = None
     shift_day: int | None = None  # 0-based day from which the benign shift applies
     priority_provinces: tuple[str, ...] = ("Yunnan", "Guangdong", "Guangxi", "Sichuan", "Guizhou")
 
@@ -414,8 +417,15 @@ class _World:
         self._build_people()
         self._build_merchants()
         self.rings = [_Ring(spec, self, 0, stream=k) for k, spec in enumerate(RINGS)]
-        if config.new_pattern_day is not None:
-            self.rings.append(_Ring(NEW_RING, self, config.new_pattern_day, stream=len(RINGS)))
+        if config.pattern is not None and config.new_pattern_day is None:
+            raise ValueError(f"a new pattern ({config.pattern}) needs a new_pattern_day")
+        self.plan = None if config.new_pattern_day is None else plan(config.pattern or "ring")
+        if self.plan is not None and config.new_pattern_day is not None:
+            for k, spec in self.plan.switches.items():
+                self.rings[k].switch = (config.new_pattern_day, spec)
+            # New rings take the streams after the old rings', so the first keeps the original world's.
+            self.rings += [_Ring(spec, self, config.new_pattern_day, stream=len(RINGS) + j)
+                           for j, spec in enumerate(self.plan.new_rings)]
 
     # ---- construction
 
@@ -791,6 +801,8 @@ class _World:
             }
             truth = {"parcel_id": waybills[i], "label": label[i], "p": float(p[i]), "pattern": batch.pattern[i],
                      "day": d}
+            if self.cfg.pattern is not None and self.plan is not None:
+                truth["new_pattern"] = self.plan.kind if batch.pattern[i] in self.plan.novel else None
             ctype = _weighted_one(batch.drugs[i], u_drug[i][0]) if label[i] else None
             lo, hi = batch.grams[i]
             outcome = {
@@ -862,6 +874,19 @@ class _Ring:
         self.complicit = [world.outlet_in(_CITY_INDEX[c], x) for c, x in zip(self.origin_names[:2], u, strict=False)]
         self.fronts: list[list[int]] = []  # [sender index, parcels left]
         self.drops: list[list[int]] = []  # [recipient index, parcels left, parcels so far]
+        self.switch: tuple[int, RingSpec] | None = None  # (day, behaviour from that day): a new pattern
+
+    def _switch(self, d: int) -> None:
+        """From the switch day on, the ring ships as its new spec says (same origins and destinations);
+        identities and drops in use are burnt as soon as the new spec would burn them."""
+        if self.switch is None or d < self.switch[0]:
+            return
+        self.spec = spec = self.switch[1]
+        self.switch = None
+        for front in self.fronts:
+            front[1] = min(front[1], spec.uses[1])
+        for drop in self.drops:
+            drop[1] = min(drop[1], spec.drop_uses[1])
 
     def _new_front(self, d: int) -> None:
         world = self.world
@@ -942,6 +967,7 @@ class _Ring:
         return plan, secs
 
     def emit(self, batch: _Batch, d: int, weekday: int) -> None:
+        self._switch(d)
         world = self.world
         rng = self.rng
         spec = self.spec

@@ -17,7 +17,7 @@ from models.pii import Hasher
 from scoring.monitoring import drift
 from scoring.policy import PolicyConfig
 from training.dataset import read_jsonl, replay_history
-from training.world import generate
+from training.world import patterns
 from training.world.generate import WorldConfig, write_world
 
 pytestmark = pytest.mark.slow
@@ -57,7 +57,7 @@ def shifted(tmp_path_factory: pytest.TempPathFactory) -> dict[int, list[FeatureR
 def new_route(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[int, list[FeatureRow]]]:
     root = tmp_path_factory.mktemp("new-route")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(generate, "NEW_RING", dataclasses.replace(generate.NEW_RING, rate=NEW_ROUTE_RATE))
+        patch.setattr(patterns, "NEW_RING", dataclasses.replace(patterns.NEW_RING, rate=NEW_ROUTE_RATE))
         yield _days(root, root / "world", NEW_ROUTE)
 
 

@@ -84,7 +84,7 @@ def test_the_report_has_a_table_json_and_figure(simulated: tuple[SimResult, Path
     assert set(body["summary"]) >= {"system", "no_exploration", "rules_only", "random", "all_priority"}
     assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = paths["markdown"].read_text()
-    assert table.startswith("| day |") and "days to ≥0.80" in table and "2*" in table
+    assert table.startswith("| day |") and "days to ≥0.85" in table and "2*" in table
 
 
 def test_the_rules_baseline_counts_the_domain_indicators() -> None:
