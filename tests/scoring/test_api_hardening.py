@@ -76,7 +76,9 @@ def test_capacity_must_be_a_number_not_true(api: tuple[TestClient, Any]) -> None
 
 def test_hubs_lists_only_hub_ids_the_api_can_address(api: tuple[TestClient, Any], store: Store) -> None:
     c, h = api
-    seed(store, [record("P-SPACE", hub_id="HAK MEILAN")])  # stored before intake checked the pattern
+    legacy = record("P-SPACE")  # stored before intake checked the pattern, which now refuses such a manifest
+    legacy.decision.hub_id = "HAK MEILAN"
+    seed(store, [legacy])
     listed = [hub["hub_id"] for hub in c.get("/api/hubs", headers=h["analyst"]).json()]
     assert HUB in listed and "HAK MEILAN" not in listed
 
