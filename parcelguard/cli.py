@@ -7,6 +7,7 @@ the layers below, so ``--help`` stays fast and the work lives where the Layout s
 from __future__ import annotations
 
 import contextlib
+import gzip
 import logging
 import secrets
 import signal
@@ -213,6 +214,8 @@ def simulate(
 def evaluate_cmd(
     decisions: Annotated[Path | None, typer.Option(help="decisions JSONL from score-file")] = None,
     truth: Annotated[Path | None, typer.Option(help="ground truth JSONL (parcel_id, label, p)")] = None,
+    outcomes: Annotated[Path | None, typer.Option(help="outcomes JSONL(.gz) of a fully screened period: "
+                                                       "precision at 1/2/5/10% and recall at 5%")] = None,
     days: Annotated[float, typer.Option(help="without files: the latest N days of the decision log")] = 7.0,
     capacity: Annotated[float | None, typer.Option(help="capacity share (default: settings)")] = None,
 ) -> None:
@@ -222,11 +225,15 @@ def evaluate_cmd(
 
     settings = get_settings()
     share = capacity or settings.capacity_share
-    if (decisions is None) != (truth is None):
-        raise typer.BadParameter("--decisions and --truth go together")
+    if (decisions is None) != (truth is None and outcomes is None):
+        raise typer.BadParameter("--decisions goes with --truth or --outcomes")
     try:
-        found = (offline.decisions_vs_truth(decisions, truth, share) if decisions and truth
-                 else offline.recent_log(settings, _store(settings), days))
+        if decisions and outcomes:
+            found = offline.decisions_vs_outcomes(decisions, outcomes)
+        elif decisions and truth:
+            found = offline.decisions_vs_truth(decisions, truth, share)
+        else:
+            found = offline.recent_log(settings, _store(settings), days)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     sys.stdout.write(orjson.dumps(found, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY).decode() + "\n")
@@ -287,7 +294,8 @@ def score_file(
     scorer = Scorer(settings, store, models, persist=record, cache_history=not record)
     scorer.refresh_model(force=True)
     rejected = 0
-    with manifests.open("rb") as source, out.open("wb") as sink:
+    with (gzip.open(manifests, "rb") if manifests.suffix == ".gz" else manifests.open("rb")) as source, \
+            out.open("wb") as sink:
         batch: list[tuple[object, dict[str, object]]] = []
 
         def flush() -> None:

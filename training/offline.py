@@ -18,7 +18,7 @@ from models import registry
 from parcelguard.config import Settings
 from scoring.store import Store
 from training import evaluate
-from training.dataset import from_decision_log, read_jsonl
+from training.dataset import from_decision_log, read_jsonl, read_labels
 from training.train import metrics_for
 
 
@@ -57,6 +57,36 @@ def decisions_vs_truth(decisions: Path, truth: Path, share: float) -> dict[str, 
         "pr_auc": evaluate.average_precision(s, y),
         "pr_auc_perfect": evaluate.average_precision(p, y),
     }
+
+
+PRECISION_SHARES = (0.01, 0.02, 0.05, 0.10)
+
+
+def decisions_vs_outcomes(decisions: Path, outcomes: Path) -> dict[str, Any]:
+    """Precision among the top 1, 2, 5 and 10% of in-scope parcels by score and recall at 5%, against an
+    outcomes file (a fully screened period: every scored parcel needs an outcome)."""
+    labels = read_labels(outcomes)
+    scores, found = [], []
+    missing = 0
+    for d in read_jsonl(decisions):
+        if "error" in d or d.get("why") == "out_of_scope":
+            continue
+        label = labels.get(str(d["parcel_id"]))
+        if label is None:
+            missing += 1
+            continue
+        scores.append(-1.0 if d.get("score") is None else float(d["score"]))
+        found.append(label)
+    if missing:
+        raise ValueError(f"{missing} in-scope decision(s) have no outcome in {outcomes}")
+    if not scores:
+        raise ValueError(f"no in-scope decisions in {decisions}")
+    y = np.array(found, dtype=float)[np.argsort(-np.array(scores), kind="stable")]
+    top = {share: int(np.ceil(share * len(y))) for share in PRECISION_SHARES}
+    result: dict[str, Any] = {"in_scope": len(y), "contraband": int(y.sum())}
+    result.update({f"precision_at_{round(share * 100)}pct": float(y[:k].mean()) for share, k in top.items()})
+    result["recall_at_5pct"] = float(y[:top[0.05]].sum() / y.sum()) if y.sum() else float("nan")
+    return result
 
 
 def recent_log(settings: Settings, store: Store, days: float = 7.0) -> dict[str, Any]:

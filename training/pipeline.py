@@ -93,7 +93,10 @@ def bootstrap(
     progress: Callable[[int], None] | None = None,
 ) -> JobResult:
     with exclusive(settings.data_dir):
-        return run_training(settings, history_set(settings, manifests, outcomes, store, progress), "bootstrap")
+        # No champion to keep a held-out period from: the registered model learns from all of the history
+        # (its held-out metrics come from the same recipe fitted before that period).
+        return run_training(settings, history_set(settings, manifests, outcomes, store, progress), "bootstrap",
+                            TrainConfig(refit_all=True))
 
 
 def retrain(

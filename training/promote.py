@@ -49,10 +49,8 @@ def behaviour_checks(model: RiskModel, data: TrainingSet) -> list[str]:
     if not np.all(np.isfinite(scores)) or np.any((scores < 0) | (scores > 1)):
         failures.append("scores must be finite probabilities")
     if data.rows:
-        unseen = [list(row) for row in data.rows[:20]]
-        for row in unseen:
-            for j in range(len(row) - len(model.schema.categorical), len(row)):
-                row[j] = "never-seen-category"
+        unseen = [{**row, **dict.fromkeys(model.schema.categorical, "never-seen-category")}
+                  for row in data.rows[:20]]
         if not np.all(np.isfinite(model.score_rows(unseen))):
             failures.append("unseen categories must still score")
     observed = float(np.average(data.y, weights=data.w)) if len(data) else 0.0
