@@ -12,7 +12,7 @@ def _rows(n: int, seed: int = 0) -> tuple[list[dict[str, FieldValue]], np.ndarra
     rng = np.random.default_rng(seed)
     rows: list[dict[str, FieldValue]] = []
     labels = []
-    for i in range(n):
+    for _ in range(n):
         city, kind = rng.choice(["a", "b", "c"]), rng.choice(["x", "y", "z"])
         # risky only as a combination: neither city "a" nor kind "x" is risky alone
         risky = city == "a" and kind == "x"
@@ -21,7 +21,8 @@ def _rows(n: int, seed: int = 0) -> tuple[list[dict[str, FieldValue]], np.ndarra
             "weight_g": float(rng.integers(100, 5000)), "hub_id": "H1",
             "origin.city": str(city), "contents.category": str(kind), "z_city_copy": f"city-{city}",
             "contents.hs_code": f"{rng.integers(10, 99)}{rng.integers(10, 99)}{rng.integers(10, 99)}",
-            "origin.outlet_id": f"o{rng.integers(0, 400)}", "contents.description": str(rng.choice(["tea", "gift", "toy"])),
+            "origin.outlet_id": f"o{rng.integers(0, 400)}",
+            "contents.description": str(rng.choice(["tea", "gift", "toy"])),
         })
     return rows, np.asarray(labels, dtype=float), np.arange(n) * 3600.0
 

@@ -71,4 +71,4 @@ def test_an_outcome_recorded_in_the_store_moves_the_stats_of_later_parcels(tmp_p
     stored = store.decisions.get("P3")
     assert stored is not None and stored.features is not None
     assert stored.features["screened:origin.outlet_id"] == 1.0
-    assert stored.features["rate:origin.outlet_id"] > SPEC.prior  # type: ignore[operator]
+    assert stored.features["rate:origin.outlet_id"] > SPEC.prior

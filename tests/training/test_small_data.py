@@ -55,5 +55,5 @@ def test_few_positives_calibrate_the_level_only_and_a_collapse_is_refused() -> N
     scores = 1 / (1 + np.exp(-(a * margins + b)))
     assert scores.mean() == pytest.approx(labels.mean(), rel=1e-3)
     check_rate(scores, labels, np.ones(4000), "validation")  # passes
-    with pytest.raises(CalibrationOff, match="mean score 0.0000"):
+    with pytest.raises(CalibrationOff, match=r"mean score 0\.0000"):
         check_rate(scores * 1e-4, labels, np.ones(4000), "validation")
