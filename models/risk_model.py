@@ -152,12 +152,15 @@ class RiskModel:
         X = self.encoder.encode(rows)
         contributions = np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=1))
         names = self.schema.names
+        spec = self.schema.fields
+        prior, m = (spec.prior, spec.m) if spec is not None else (0.0, 10.0)
         explained: list[list[Reason]] = []
         for values, contrib in zip(rows, contributions, strict=True):
             order = np.argsort(-contrib[:-1])[:top_k]
             explained.append(
                 [
-                    Reason(feature=names[j], contribution=round(float(contrib[j]), 6), text=phrase(names[j], values))
+                    Reason(feature=names[j], contribution=round(float(contrib[j]), 6),
+                           text=phrase(names[j], values, prior, m))
                     for j in order
                     if contrib[j] > 0
                 ]
