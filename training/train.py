@@ -26,7 +26,7 @@ from models import field_stats, registry
 from models.features import CATEGORICAL_FEATURES, FEATURE_NAMES, FIELD, NUMERIC_FEATURES
 from models.risk_model import Encoder, FeatureSchema, RiskModel, booster_names, build_vocabularies, sigmoid
 from scoring.monitoring import drift
-from training import evaluate, plots
+from training import evaluate, plots, selection
 from training.calibration import calibrate, check_rate, match_mean
 from training.dataset import TrainingSet
 from training.small_data import NotEnoughLabels, enough_labels
@@ -93,6 +93,9 @@ class TrainConfig:
     refit_all: bool = False  # register a model refit on the held-out period too (a bootstrap: no champion yet)
     half_life_days: float | None = None  # older labels count less, so a new pattern weighs sooner
     max_pairs: int = 24  # field pairs with outcome rates (each a store read and write per parcel)
+    # Seconds of hyperparameter and feature-set search after the default recipe (training.selection); with
+    # the replay and refit, make up's first model (28 generated days) stays well under two minutes.
+    search_seconds: float = 20.0
 
 
 @dataclass
@@ -189,26 +192,47 @@ def fit(
         config = replace(config, min_rounds=40, max_rounds=300, patience=40)
     settings = {**PARAMS, **(SMALL_DATA_PARAMS if small else {}), **(params or {}), "metric": "average_precision"}
     numeric, categorical_names = model_features(data)
-    vocabularies = build_vocabularies(train.rows + valid.rows, categorical_names)
-    schema = FeatureSchema(names=[*numeric, *categorical_names], categorical=categorical_names,
-                           vocabularies=vocabularies, fields=data.spec)
+    names = [*numeric, *categorical_names]
+    full_schema = FeatureSchema(names=names, categorical=categorical_names,
+                                vocabularies=build_vocabularies(train.rows + valid.rows, categorical_names))
+    full_encoder = Encoder(full_schema)
+    X_train_all, X_valid_all = full_encoder.encode(train.rows), full_encoder.encode(valid.rows)
+    train_weights = recency_weights([train], config.half_life_days)
+    fitted: dict[tuple[int, ...], list[tuple[float, lgb.Booster, int]]] = {}
+
+    def trial(trial_params: dict[str, Any], columns: list[int]) -> tuple[int, float]:
+        kept = [names[c] for c in columns]
+        train_set = lgb.Dataset(X_train_all[:, columns], train.y, weight=train_weights,
+                                feature_name=booster_names(kept),
+                                categorical_feature=[j for j, n in enumerate(kept) if n in categorical_names])
+        valid_set = lgb.Dataset(X_valid_all[:, columns], valid.y, weight=valid.w, reference=train_set)
+        stopper = _EarlyStop(config.min_rounds, config.patience)
+        booster = lgb.train(trial_params, train_set, num_boost_round=config.max_rounds, valid_sets=[valid_set],
+                            callbacks=[stopper])
+        trial_rounds = min(stopper.rounds, booster.current_iteration())
+        fitted.setdefault(tuple(columns), []).append((stopper.best_score, booster, trial_rounds))
+        return trial_rounds, stopper.best_score
+
+    pair_stats = {n for n in names if n.startswith(field_stats.STAT_PREFIXES) and "*" in n}
+    choice = selection.select(settings, list(range(len(names))),
+                              [c for c, n in enumerate(names) if n not in pair_stats], trial,
+                              0.0 if small else config.search_seconds)
+    first = next(b for ap, b, r in fitted[tuple(choice.columns)] if ap == choice.score and r == choice.rounds)
+    settings, rounds = choice.params, choice.rounds
+    kept = [names[c] for c in choice.columns]
+    schema = FeatureSchema(names=kept, categorical=[n for n in categorical_names if n in kept],
+                           vocabularies={n: v for n, v in full_schema.vocabularies.items() if n in kept},
+                           fields=data.spec)
     encoder = Encoder(schema)
-    X_train, X_valid = encoder.encode(train.rows), encoder.encode(valid.rows)
+    X_valid = X_valid_all[:, choice.columns]
     categorical = schema.categorical_indices
-    train_set = lgb.Dataset(X_train, train.y, weight=recency_weights([train], config.half_life_days),
-                            feature_name=booster_names(schema.names), categorical_feature=categorical,
-                            free_raw_data=False)
-    valid_set = lgb.Dataset(X_valid, valid.y, weight=valid.w, reference=train_set)
-    stopper = _EarlyStop(config.min_rounds, config.patience)
-    first = lgb.train(settings, train_set, num_boost_round=config.max_rounds, valid_sets=[valid_set],
-                      callbacks=[stopper])
-    rounds = min(stopper.rounds, first.current_iteration())
     margins = np.asarray(first.predict(X_valid, raw_score=True, num_iteration=rounds, num_threads=1))
     schema.calibration = calibrate(margins, valid.y.astype(float), valid.w)
     a, b = schema.calibration
     check_rate(sigmoid(a * margins + b), valid.y.astype(float), valid.w, "validation")
     schema.details = {"rounds": rounds, "small_data": small, "valid_positives": valid.positives,
-                      "train_positives": train.positives}
+                      "train_positives": train.positives, "variant": choice.variant,
+                      "validation_ap": choice.score, "trials": len(choice.trials)}
     parts = [train, valid, test] if config.refit_all else [train, valid]
     if config.refit:
         rows = [row for part in parts for row in part.fresh_rows()]

@@ -25,7 +25,7 @@ def test_field_stats_and_manifest_fields_read_as_counts_and_values() -> None:
 
     prior, m = 0.2, 10.0
     pair = "origin.city*contents.category"
-    values = {"rate:" + pair: (12 + m * prior) / (40 + m), "screened:" + pair: 40.0,
+    values: dict[str, float | str | None] = {"rate:" + pair: (12 + m * prior) / (40 + m), "screened:" + pair: 40.0,
               "rate:origin.outlet_id": prior, "screened:origin.outlet_id": 0.0, "seen:origin.outlet_id": 7.0,
               "f:import_type": "11", "f:sender.name": "h:abc", "f:contents.hs_code[:4]": "0902"}
     assert phrase("rate:" + pair, values, prior, m) == (
