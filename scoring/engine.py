@@ -243,9 +243,7 @@ class Scorer:
                 seen.add(manifest.parcel_id)
                 fresh.append((manifest, raw))
         fresh.sort(key=lambda item: item[0].accepted_at)
-        # the fields and field stats the model in service reads (its spec travels with it)
-        model = self.models.current
-        self.features = self.features.with_spec(model.schema.fields if model is not None else None)
+        self._follow_model()
         keys = [self.features.entity_keys(m) for m, _ in fresh]
         history = self._history_for(keys)
         records = self.decide(fresh, history, keys)
@@ -260,6 +258,11 @@ class Scorer:
         history.written()
         return [existing.get(pid) or made[pid] for pid in ids]
 
+    def _follow_model(self) -> None:
+        """Compute the fields and field stats the model in service reads (its spec travels with it)."""
+        model = self.models.current
+        self.features = self.features.with_spec(model.schema.fields if model is not None else None)
+
     def _history_for(self, entity_keys: list[EntityKeys]) -> HistoryState:
         keys = {key for k in entity_keys for key in k.all()}
         if self.store is None:
@@ -273,6 +276,7 @@ class Scorer:
     def decide(self, batch: list[tuple[Manifest, dict[str, Any]]], history: HistoryState,
                entity_keys: list[EntityKeys] | None = None) -> list[DecisionRecord]:
         """Decide a batch in the order given (event order), with the one model in service now."""
+        self._follow_model()
         model = self.models.current
         shadow = self.models.shadow
         config = self.policy.config
