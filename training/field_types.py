@@ -178,3 +178,36 @@ def choose_pairs(spec: FieldSpec, frame: pd.DataFrame, times: np.ndarray, labels
         gains.append((abs(auc - 0.5), (a, b)))
     gains.sort(key=lambda item: -item[0])
     return [pair for gain, pair in gains[:max_pairs] if gain > 0.01]
+
+
+def from_rows(rows: list[dict[str, Any]]) -> FieldSpec | None:
+    """The spec a decision log's rows were built with (the champion's), read back from their names: typed
+    fields (``f:``), stats (``rate:``), the prior (the rate of a key never screened). None without fields."""
+    sample = rows[-5000:]
+    names = dict.fromkeys(name for row in sample for name in row)
+    fields = [n[2:] for n in names if n.startswith("f:")]
+    if not fields:
+        return None
+    spec = FieldSpec()
+    for name in fields:
+        values = [row.get("f:" + name) for row in sample]
+        strings = {v for v in values if isinstance(v, str)}
+        if not strings:
+            spec.numeric.append(name)
+        else:
+            (spec.identifier if len(strings) > MAX_CATEGORICAL else spec.categorical).append(name)
+    for name in names:
+        if name.startswith("rate:"):
+            stat = name[5:]
+            if "*" in stat:
+                a, b = stat.split("*", 1)
+                spec.pairs.append((a, b))
+            else:
+                spec.singles.append(stat)
+            if spec.prior == FieldSpec().prior:
+                unseen = [row[name] for row in sample if row.get("screened:" + stat) == 0.0]
+                if unseen:
+                    spec.prior = float(unseen[0])
+    spec.identifier += [s for s in spec.singles if s not in spec.identifier and s in spec.categorical]
+    spec.categorical = [c for c in spec.categorical if c not in spec.singles]
+    return spec

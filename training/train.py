@@ -26,7 +26,7 @@ from models import field_stats, registry
 from models.features import CATEGORICAL_FEATURES, FEATURE_NAMES, FIELD, NUMERIC_FEATURES
 from models.risk_model import Encoder, FeatureSchema, RiskModel, booster_names, build_vocabularies, sigmoid
 from scoring.monitoring import drift
-from training import evaluate, plots, selection
+from training import evaluate, field_types, plots, selection
 from training.calibration import calibrate, check_rate, match_mean
 from training.dataset import TrainingSet
 from training.small_data import NotEnoughLabels, enough_labels
@@ -185,6 +185,8 @@ def fit(
 ) -> tuple[RiskModel, TrainingSet]:
     """Train and calibrate on everything before the held-out period; returns the model and that period."""
     config = config or TrainConfig()
+    if data.spec is None:  # a decision log: its rows carry the fields and stats the champion read
+        data.spec = field_types.from_rows(data.rows)
     train, valid, test = split(data, config=config)
     train, valid = enough_labels(train, valid)
     small = train.positives + valid.positives < SMALL_DATA_POSITIVES

@@ -46,3 +46,19 @@ def test_a_spec_file_overrides_a_type_and_pairs_can_be_switched_off() -> None:
                              overrides={"origin.city": "identifier", "weight_g": "drop"})
     assert "origin.city" in spec.identifier and "origin.city" in spec.singles
     assert "weight_g" not in spec.numeric and spec.pairs == []
+
+
+def test_a_decision_logs_rows_give_back_the_spec_they_were_built_with() -> None:
+    from models.features import FeatureBuilder
+    from models.history import HistoryState
+    from models.pii import Hasher
+    from tests.models.test_fields import SPEC, _parcel
+
+    builder, history = FeatureBuilder(Hasher("k"), SPEC), HistoryState()
+    rows = [builder.build(_parcel(f"L{i}", i), history) for i in range(5)]
+    spec = field_types.from_rows([dict(row) for row in rows])
+    assert spec is not None and spec.prior == SPEC.prior
+    assert spec.singles == SPEC.singles and spec.pairs == SPEC.pairs
+    assert set(SPEC.identifier) >= set(spec.singles) and not set(spec.singles) & set(spec.categorical)
+    assert set(spec.numeric) == set(SPEC.numeric)
+    assert field_types.from_rows([{"weight_kg": 1.0}]) is None  # domain-only rows: no spec
