@@ -27,7 +27,7 @@ from models.features import CATEGORICAL_FEATURES, FEATURE_NAMES, FIELD, NUMERIC_
 from models.risk_model import Encoder, FeatureSchema, RiskModel, booster_names, build_vocabularies, sigmoid
 from scoring.monitoring import drift
 from training import evaluate, field_types, plots, selection
-from training.calibration import calibrate, check_rate, match_mean
+from training.calibration import CalibrationOff, calibrate, check_rate, match_mean
 from training.dataset import TrainingSet
 from training.small_data import NotEnoughLabels, enough_labels
 
@@ -231,7 +231,14 @@ def fit(
     margins = np.asarray(first.predict(X_valid, raw_score=True, num_iteration=rounds, num_threads=1))
     schema.calibration = calibrate(margins, valid.y.astype(float), valid.w)
     a, b = schema.calibration
-    check_rate(sigmoid(a * margins + b), valid.y.astype(float), valid.w, "validation")
+    try:
+        check_rate(sigmoid(a * margins + b), valid.y.astype(float), valid.w, "validation")
+    except CalibrationOff:
+        # A Platt fit that missed the level (heavy IPW weights on a few exploration labels): keep the trees'
+        # own log-odds and fit the level alone; refused only if even that cannot match the observed rate.
+        a, b = 1.0, match_mean(np.clip(margins, -30.0, 30.0), valid.y.astype(float), valid.w)
+        schema.calibration = (a, b)
+        check_rate(sigmoid(a * margins + b), valid.y.astype(float), valid.w, "validation")
     schema.details = {"rounds": rounds, "small_data": small, "valid_positives": valid.positives,
                       "train_positives": train.positives, "variant": choice.variant,
                       "validation_ap": choice.score, "trials": len(choice.trials)}

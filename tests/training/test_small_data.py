@@ -41,7 +41,7 @@ def test_below_the_floor_training_refuses_saying_what_is_missing(nine_days: Trai
     few = TrainingSet(spec=nine_days.spec)
     for i in sorted(keep, key=lambda i: nine_days.times[i]):
         few.add(nine_days.ids[i], nine_days.rows[i], bool(nine_days.labels[i]), 1.0, nine_days.times[i])
-    with pytest.raises(NotEnoughLabels, match=r"at least 20 contraband .* more contraband labels"):
+    with pytest.raises(NotEnoughLabels, match=r"at least 15 contraband .* more contraband labels"):
         fit(few)
 
 
