@@ -84,6 +84,8 @@ def train(
     every: Annotated[str | None, typer.Option(help="retrain from the log in a loop, e.g. 6h, 30m, 1d")] = None,
     min_new_labels: Annotated[int, typer.Option(help="skip a retraining with fewer new labels than this")] = 0,
     window_days: Annotated[float | None, typer.Option(help="train on the last N days of the log only")] = None,
+    field_types: Annotated[Path | None, typer.Option(help="JSON {field: numeric|categorical|identifier|drop} "
+                                                          "overriding the types inferred from --manifests")] = None,
 ) -> None:
     """Train, log to MLflow, register, and promote to champion if the model beats the current one.
 
@@ -91,6 +93,7 @@ def train(
     --from-log --min-new-labels N; as a loop, --every 6h (stops cleanly on Ctrl-C or SIGTERM).
     """
     from training import pipeline
+    from training.calibration import CalibrationOff
     from training.train import NotEnoughLabels
 
     settings = get_settings()
@@ -121,12 +124,15 @@ def train(
             with _progress() as progress:
                 task = progress.add_task("replaying history", total=None)
                 result = pipeline.bootstrap(settings, store, manifests, outcomes,
-                                            lambda n: progress.update(task, completed=n))
+                                            lambda n: progress.update(task, completed=n), field_types)
     except pipeline.TrainingBusy as exc:
         console.print(f"skipped: {exc}")
         return
     except NotEnoughLabels as exc:
         console.print(f"[red]not enough labels to train:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except CalibrationOff as exc:
+        console.print(f"[red]model not registered:[/red] {exc}")
         raise typer.Exit(1) from exc
     report(result)
 
