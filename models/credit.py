@@ -7,10 +7,11 @@ to write, and writes it in the same transaction as the outcome.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from models.features import FeatureBuilder
+from models import field_stats
+from models.features import FIELD, FeatureBuilder
 from models.history import EntityKeys, EntityStat, HistoryState
 
 Found = tuple[int, int]  # (screened, seized), each 0 or 1
@@ -42,10 +43,14 @@ class OutcomeCredit:
         return {k: state.stats[k] for k in state.dirty}
 
 
-def credit_for(manifest: object, accepted_at: datetime, before: Found, after: Found) -> OutcomeCredit | None:
-    """What moving a parcel's outcomes from ``before`` to ``after`` credits to its entities; None when
-    nothing changes or the parcel was never decided here (no stored manifest, no entities to credit)."""
+def credit_for(manifest: object, accepted_at: datetime, before: Found, after: Found,
+               features: object = None) -> OutcomeCredit | None:
+    """What moving a parcel's outcomes from ``before`` to ``after`` credits to its entities and to the field
+    stats its logged feature row read; None when nothing changes or the parcel was never decided here
+    (no stored manifest, no entities to credit)."""
     if after == before or not isinstance(manifest, dict):
         return None
-    return OutcomeCredit(FeatureBuilder.keys_from_redacted(manifest), after[0] - before[0], after[1] - before[1],
-                         accepted_at.timestamp())
+    keys = FeatureBuilder.keys_from_redacted(manifest)
+    if isinstance(features, dict):
+        keys = replace(keys, stats=tuple(field_stats.keys_from_row(features, FIELD)))
+    return OutcomeCredit(keys, after[0] - before[0], after[1] - before[1], accepted_at.timestamp())

@@ -109,8 +109,47 @@ CATEGORY_LABELS = {
 }
 
 
-def phrase(feature: str, values: Values) -> str:
-    """One short sentence about ``feature`` for this parcel."""
+def field_label(name: str) -> str:
+    """A manifest field's dotted name in words: ``contents.hs_code[:4]`` -> ``contents hs code (first 4)``."""
+    base, _, cut = name.partition("[:")
+    words = base.replace(".", " ").replace("_", " ")
+    return f"{words} (first {cut.rstrip(']')})" if cut else words
+
+
+def _stat(feature: str, values: Values, prior: float, m: float) -> str:
+    kind, _, name = feature.partition(":")
+    what = " × ".join(field_label(part) for part in name.split("*"))
+    what = f"this {what} {'pair' if '*' in name else ''}".rstrip()
+    screened = _f(values, "screened:" + name)
+    rate = _f(values, "rate:" + name)
+    if kind == "seen":
+        seen = _f(values, feature)
+        return f"{what}: first parcel seen" if seen == 0 else f"{what}: {seen:.0f} parcels seen before"
+    if math.isnan(screened):
+        return f"{what}: not given"
+    if screened == 0:
+        return f"{what}: never screened before"
+    seized = max(0, round(rate * (screened + m) - m * prior)) if not math.isnan(rate) else 0
+    return f"{what}: {seized} of {screened:.0f} screened were contraband"
+
+
+def _field(feature: str, values: Values) -> str:
+    label = field_label(feature[2:])
+    value = values.get(feature)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return f"{label}: not given"
+    if isinstance(value, str) and value.startswith("h:"):
+        return f"{label} (a personal field, hashed)"
+    return f"{label} {value:g}" if isinstance(value, float) else f"{label} {value}"
+
+
+def phrase(feature: str, values: Values, prior: float = 0.0, m: float = 10.0) -> str:
+    """One short sentence about ``feature`` for this parcel; ``prior`` and ``m`` are the field stats' shrinkage
+    (``models.fields.FieldSpec``), which turn a rate back into the counts a screener can read."""
+    if feature.startswith(("rate:", "screened:", "seen:")):
+        return _stat(feature, values, prior, m)
+    if feature.startswith("f:"):
+        return _field(feature, values)
     if feature in PHRASES:
         return PHRASES[feature](values, feature)
     label = CATEGORY_LABELS.get(feature, feature.replace("_", " "))

@@ -2,8 +2,12 @@
 
 Serving, ``score-file``, bootstrap training and the simulator all call ``FeatureBuilder.build``; the
 row it returns is logged with each decision and is exactly what retraining reads back, so training
-and serving cannot disagree. Rows hold plain values: floats (NaN where unknown) for numeric
-features and normalised strings (or None) for categorical ones; ``models.risk_model`` encodes them.
+and serving cannot disagree. A row maps feature names to plain values: floats (NaN where unknown)
+for numeric features and normalised strings (or None) for categorical ones; ``models.risk_model``
+encodes them by name. A row holds the domain features below (entity history, density, vagueness...)
+and, when the builder has a ``FieldSpec`` (the model's), every manifest field the spec types
+(``f:<field>``, extra fields included) and the as-of-time rates of its identifiers and field pairs
+(``models.field_stats``).
 """
 
 from __future__ import annotations
@@ -12,12 +16,16 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from functools import lru_cache
+from typing import Any
 
-from models import parties
-from models.history import HISTORY_FEATURES, HISTORY_FEATURES_V1, OUTCOME_FEATURES, EntityKeys, HistoryState
+from models import field_stats, parties
+from models.features_text import normalise_category
+from models.fields import FieldSpec, FieldValue, expand, flatten
+from models.history import HISTORY_FEATURES, OUTCOME_FEATURES, EntityKeys, HistoryState
 from models.manifest import Manifest
 from models.pii import Hasher
+
+__all__ = ["normalise_category"]
 
 CHINA_TZ = timezone(timedelta(hours=8))
 VAGUE_DESCRIPTIONS = frozenset(
@@ -58,31 +66,33 @@ CATEGORICAL_FEATURES = [
     "service",
     "payment",
 ]
-FEATURE_NAMES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
-FeatureRow = list[float | str | None]
-# Version 2 added the outcome history (OUTCOME_FEATURES) after the version-1 history features.
-FEATURE_VERSION = 2
-_V1_LENGTH = len(FEATURE_NAMES) - len(OUTCOME_FEATURES)
-_OUTCOMES_AT = NUMERIC_FEATURES.index(HISTORY_FEATURES_V1[-1]) + 1
+FEATURE_NAMES = NUMERIC_FEATURES + CATEGORICAL_FEATURES  # the domain features, in their version-2 order
+FIELD = "f:"  # prefix of a manifest field's own value in a row
+FeatureRow = dict[str, float | str | None]
+# Version 1 and 2 rows were positional lists (2 added OUTCOME_FEATURES after the version-1 history);
+# version 3 rows map names to values, and may carry manifest fields and field stats.
+FEATURE_VERSION = 3
+_V1_NAMES = [name for name in FEATURE_NAMES if name not in OUTCOME_FEATURES]
 
 
-def upgrade_row(row: FeatureRow) -> FeatureRow | None:
-    """A logged row in today's layout: a version-1 row gets the outcome features as missing (it was
-    decided before they were computed); a row of any other length is not usable (None)."""
-    if len(row) == len(FEATURE_NAMES):
+def upgrade_row(row: list[Any] | dict[str, Any]) -> FeatureRow | None:
+    """A logged row as a name -> value mapping: a version-1 list gets the outcome features as missing
+    (it was decided before they were computed); a list of any other length is not usable (None)."""
+    if isinstance(row, dict):
         return row
-    if len(row) == _V1_LENGTH:
-        return [*row[:_OUTCOMES_AT], *([math.nan] * len(OUTCOME_FEATURES)), *row[_OUTCOMES_AT:]]
+    if len(row) == len(FEATURE_NAMES):
+        return dict(zip(FEATURE_NAMES, row, strict=True))
+    if len(row) == len(_V1_NAMES):
+        return {**dict.fromkeys(OUTCOME_FEATURES, math.nan), **dict(zip(_V1_NAMES, row, strict=True))}
     return None
 
 
-@lru_cache(maxsize=65536)
-def normalise_category(value: object) -> str | None:
-    """Free strings from hubs: case, spacing and punctuation do not make a new category."""
-    if value is None:
-        return None
-    text = " ".join(str(value).strip().lower().replace("_", " ").replace("-", " ").split())
-    return text[:48] or None
+def is_numeric_feature(name: str) -> bool:
+    """Whether a row's feature holds a number (else a string): the domain lists, stats and numeric fields."""
+    return name not in _CATEGORICAL_SET and not name.startswith(FIELD)
+
+
+_CATEGORICAL_SET = frozenset(CATEGORICAL_FEATURES)
 
 
 def _num(value: float | int | bool | None) -> float:
@@ -98,18 +108,32 @@ def _surname(name: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class FeatureBuilder:
-    """Computes feature rows; holds the hasher so entity keys never exist in clear."""
+    """Computes feature rows; holds the hasher so entity keys never exist in clear, and the spec of
+    the manifest fields and field stats the model in service reads (None: domain features only)."""
 
     hasher: Hasher
+    spec: FieldSpec | None = None
+
+    def with_spec(self, spec: FieldSpec | None) -> FeatureBuilder:
+        return self if spec is self.spec else FeatureBuilder(self.hasher, spec)
+
+    def fields(self, manifest: Manifest) -> dict[str, FieldValue]:
+        """The manifest's fields by name, personal ones as keyed hashes, the spec's levels and ratios added."""
+        flat = flatten(self.hasher.redact(manifest.model_dump(mode="json", exclude_none=True)))
+        return expand(flat, self.spec) if self.spec is not None else flat
 
     def entity_keys(self, manifest: Manifest) -> EntityKeys:
         h = self.hasher
+        stats: tuple[str, ...] = ()
+        if self.spec is not None and (self.spec.singles or self.spec.pairs):
+            stats = tuple(field_stats.keys_for(self.spec, self.fields(manifest)).present())
         return EntityKeys(
             sender_account=h("account_id", manifest.sender.account_id),
             sender_phone=h("phone", manifest.sender.phone),
             sender_id=h("id_number", manifest.sender.id_number),
             recipient_phone=h("phone", manifest.recipient.phone),
             recipient_address=h("address", parties.value(manifest, parties.RECIPIENT_ADDRESS)),
+            stats=stats,
         )
 
     @staticmethod
@@ -138,9 +162,34 @@ class FeatureBuilder:
 
         ``keys`` are ``entity_keys(manifest)`` when the caller has them already (the scorer does).
         """
+        return self.build_with_frozen(manifest, history, keys)[0]
+
+    def build_with_frozen(
+        self, manifest: Manifest, history: HistoryState, keys: EntityKeys | None = None
+    ) -> tuple[FeatureRow, FeatureRow | None]:
+        """``build``, plus the row as a model frozen at ``history.frozen`` would see it (its field
+        stats' outcome counts as of that snapshot; None without one): training chooses its rounds on
+        rows as stale as served ones."""
         at = manifest.accepted_at.astimezone(UTC).timestamp()
+        spec = self.spec
+        stat_values: dict[str, float] = {}
+        frozen_values: dict[str, float] | None = None
+        fields: dict[str, FieldValue] = {}
+        if spec is not None:
+            fields = self.fields(manifest)
+            if spec.singles or spec.pairs:
+                stat_keys = field_stats.keys_for(spec, fields)
+                seen = history.seen_counts(stat_keys.present())
+                stat_values = field_stats.read(spec, stat_keys, seen, history.found_counts(stat_keys.present()))
+                if history.frozen is not None:
+                    frozen_values = field_stats.read(spec, stat_keys, seen, history.frozen)
         history_values = history.observe(keys or self.entity_keys(manifest), at)
-        return manifest_features(manifest, history_values)
+        row = manifest_features(manifest, history_values)
+        if spec is not None:
+            for name in [*spec.numeric, *spec.strings]:
+                row[FIELD + name] = fields.get(name)
+        row.update(stat_values)
+        return row, (None if frozen_values is None else {**row, **frozen_values})
 
 
 def manifest_features(manifest: Manifest, history_values: list[float]) -> FeatureRow:
@@ -193,7 +242,8 @@ def manifest_features(manifest: Manifest, history_values: list[float]) -> Featur
         normalise_category(manifest.service),
         normalise_category(manifest.payment),
     ]
-    return [*numeric, *categorical]
+    return {**dict(zip(NUMERIC_FEATURES, numeric, strict=True)),
+            **dict(zip(CATEGORICAL_FEATURES, categorical, strict=True))}
 
 
 def now_utc() -> datetime:

@@ -46,6 +46,7 @@ class EntityKeys:
     sender_id: str | None
     recipient_phone: str | None
     recipient_address: str | None
+    stats: tuple[str, ...] = ()  # keys of the model's field stats (models.field_stats), counted and credited alike
 
     @property
     def pair(self) -> str | None:
@@ -59,7 +60,7 @@ class EntityKeys:
             self.sender_account, self.sender_phone, self.sender_id,
             self.recipient_phone, self.recipient_address, self.pair,
         ]
-        return [key for key in keys if key is not None]
+        return [key for key in keys if key is not None] + list(self.stats)
 
 
 HISTORY_FEATURES_V1 = [
@@ -93,6 +94,9 @@ class HistoryState:
     # (count, partners) of each key as this state last read or wrote them: a write adds only what was
     # counted since, so scorers sharing an entity add up rather than overwrite each other.
     base: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Outcome counts (screened, seized) of the field-stat keys as of a moment (``freeze``): what a model
+    # trained up to then would see while no outcome reaches it; training validates on such rows.
+    frozen: dict[str, tuple[int, int]] | None = None
 
     @classmethod
     def loaded(cls, stats: dict[str, EntityStat]) -> HistoryState:
@@ -111,6 +115,16 @@ class HistoryState:
             stat = self.stats[key]
             self.base[key] = (stat.count, stat.partners)
         self.dirty.clear()
+
+    def freeze(self) -> None:
+        """Snapshot the field-stat keys' outcome counts (``frozen``); later outcomes do not change it."""
+        self.frozen = {k: (s.screened, s.seized) for k, s in self.stats.items() if k.startswith("s:")}
+
+    def seen_counts(self, keys: list[str]) -> dict[str, int]:
+        return {k: stat.count for k in keys if (stat := self.stats.get(k)) is not None}
+
+    def found_counts(self, keys: list[str]) -> dict[str, tuple[int, int]]:
+        return {k: (stat.screened, stat.seized) for k in keys if (stat := self.stats.get(k)) is not None}
 
     def get(self, key: str | None) -> EntityStat | None:
         return None if key is None else self.stats.get(key)

@@ -1,12 +1,15 @@
 """The model wrapper: a LightGBM booster travelling with its feature schema and calibration.
 
-Scoring takes numpy arrays in a fixed column order with categorical codes (the fast path measured
-in docs/broker-notes.md); unseen categories become missing, so a value never seen in training scores.
+Rows are name -> value mappings; the schema says which names the trees read, in which column order,
+and the spec of the manifest fields and field stats the feature path must compute for this model.
+Scoring takes numpy arrays in that order with categorical codes (the fast path measured in
+docs/broker-notes.md); unseen categories and absent features become missing, so any row scores.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +17,8 @@ import lightgbm as lgb
 import numpy as np
 
 from models.explain import phrase
-from models.features import CATEGORICAL_FEATURES, FEATURE_NAMES, FEATURE_VERSION, NUMERIC_FEATURES, FeatureRow
+from models.features import CATEGORICAL_FEATURES, FEATURE_NAMES, FEATURE_VERSION, FeatureRow
+from models.fields import FieldSpec
 from models.manifest import Reason
 
 
@@ -28,6 +32,8 @@ class FeatureSchema:
     calibration: tuple[float, float] = (1.0, 0.0)
     reference: dict[str, Any] = field(default_factory=dict)
     feature_version: int = FEATURE_VERSION  # the feature layout the model was trained on (models.features)
+    fields: FieldSpec | None = None  # manifest fields and field stats the feature path computes for it
+    details: dict[str, Any] = field(default_factory=dict)  # how it was chosen: variant, parameters, rounds
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -37,11 +43,14 @@ class FeatureSchema:
             "calibration": list(self.calibration),
             "reference": self.reference,
             "feature_version": self.feature_version,
+            "fields": None if self.fields is None else self.fields.to_dict(),
+            "details": self.details,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureSchema:
         a, b = data.get("calibration", (1.0, 0.0))
+        spec = data.get("fields")
         return cls(
             names=list(data["names"]),
             categorical=list(data["categorical"]),
@@ -49,6 +58,8 @@ class FeatureSchema:
             calibration=(float(a), float(b)),
             reference=dict(data.get("reference", {})),
             feature_version=int(data.get("feature_version", 1)),  # saved before versions were recorded
+            fields=None if spec is None else FieldSpec.from_dict(spec),
+            details=dict(data.get("details", {})),
         )
 
     @property
@@ -57,53 +68,54 @@ class FeatureSchema:
 
 
 class Encoder:
-    """Turns feature rows into the float matrix LightGBM reads, with fixed categorical codes.
+    """Turns feature rows into the float matrix LightGBM reads, by name, with fixed categorical codes.
 
-    Rows are always in today's layout (``FEATURE_NAMES``); a model trained on an older feature version
-    reads its own columns from them by name, so a registered version-1 model still scores.
+    Columns are read by name, so a model trained on an older feature version reads its own columns
+    from today's rows and still scores; a name a row lacks, or a value of the wrong kind, is missing.
     """
 
     def __init__(self, schema: FeatureSchema) -> None:
         self.schema = schema
+        categorical = set(schema.categorical)
+        self._numeric = [(j, name) for j, name in enumerate(schema.names) if name not in categorical]
         self._codes = [
-            {value: float(code) for code, value in enumerate(schema.vocabularies.get(name, []))}
+            (schema.names.index(name),
+             name, {value: float(code) for code, value in enumerate(schema.vocabularies.get(name, []))})
             for name in schema.categorical
         ]
-        self._n_numeric = len(schema.names) - len(schema.categorical)
-        missing = [name for name in schema.names if name not in FEATURE_NAMES]
-        if missing:
-            raise ValueError(f"the model needs features this code does not compute: {missing}")
-        same = schema.names == FEATURE_NAMES
-        self._columns = None if same else [FEATURE_NAMES.index(name) for name in schema.names]
 
     def encode(self, rows: list[FeatureRow]) -> np.ndarray:
-        if self._columns is not None:
-            rows = [[row[j] for j in self._columns] for row in rows]
-        n = self._n_numeric
-        out = np.empty((len(rows), len(self.schema.names)), dtype=np.float64)
+        out = np.full((len(rows), len(self.schema.names)), math.nan, dtype=np.float64)
         for i, row in enumerate(rows):
-            for j in range(n):
-                value = row[j]
-                out[i, j] = math.nan if value is None else float(value)
-            for k, codes in enumerate(self._codes):
-                value = row[n + k]
-                out[i, n + k] = codes.get(value, math.nan) if isinstance(value, str) else math.nan
+            for j, name in self._numeric:
+                value = row.get(name)
+                if isinstance(value, float | int):
+                    out[i, j] = value
+            for j, name, codes in self._codes:
+                value = row.get(name)
+                if isinstance(value, str):
+                    out[i, j] = codes.get(value, math.nan)
         return out
 
 
-def build_vocabularies(rows: list[FeatureRow], min_count: int = 5) -> dict[str, list[str]]:
+def build_vocabularies(rows: list[FeatureRow], names: list[str] | None = None, min_count: int = 5,
+                       cap: int = 250) -> dict[str, list[str]]:
     """Categories seen at least ``min_count`` times, most frequent first; the rest score as missing."""
-    n = len(NUMERIC_FEATURES)
     vocabularies: dict[str, list[str]] = {}
-    for k, name in enumerate(CATEGORICAL_FEATURES):
+    for name in names if names is not None else CATEGORICAL_FEATURES:
         counts: dict[str, int] = {}
         for row in rows:
-            value = row[n + k]
+            value = row.get(name)
             if isinstance(value, str):
                 counts[value] = counts.get(value, 0) + 1
         kept = sorted((v for v, c in counts.items() if c >= min_count), key=lambda v: (-counts[v], v))
-        vocabularies[name] = kept[:250]
+        vocabularies[name] = kept[:cap]
     return vocabularies
+
+
+def booster_names(names: list[str]) -> list[str]:
+    """Column names LightGBM accepts (no JSON punctuation), unique by position; rows keep the real names."""
+    return [f"c{j}_" + re.sub(r"[^0-9A-Za-z_]+", "_", name) for j, name in enumerate(names)]
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -140,13 +152,15 @@ class RiskModel:
         X = self.encoder.encode(rows)
         contributions = np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=1))
         names = self.schema.names
+        spec = self.schema.fields
+        prior, m = (spec.prior, spec.m) if spec is not None else (0.0, 10.0)
         explained: list[list[Reason]] = []
-        for row, contrib in zip(rows, contributions, strict=True):
-            values = dict(zip(FEATURE_NAMES, row, strict=True))  # rows are in today's layout, whatever the model reads
+        for values, contrib in zip(rows, contributions, strict=True):
             order = np.argsort(-contrib[:-1])[:top_k]
             explained.append(
                 [
-                    Reason(feature=names[j], contribution=round(float(contrib[j]), 6), text=phrase(names[j], values))
+                    Reason(feature=names[j], contribution=round(float(contrib[j]), 6),
+                           text=phrase(names[j], values, prior, m))
                     for j in order
                     if contrib[j] > 0
                 ]

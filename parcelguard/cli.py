@@ -7,6 +7,7 @@ the layers below, so ``--help`` stays fast and the work lives where the Layout s
 from __future__ import annotations
 
 import contextlib
+import gzip
 import logging
 import secrets
 import signal
@@ -88,6 +89,8 @@ def train(
     every: Annotated[str | None, typer.Option(help="retrain from the log in a loop, e.g. 6h, 30m, 1d")] = None,
     min_new_labels: Annotated[int, typer.Option(help="skip a retraining with fewer new labels than this")] = 0,
     window_days: Annotated[float | None, typer.Option(help="train on the last N days of the log only")] = None,
+    field_types: Annotated[Path | None, typer.Option(help="JSON {field: numeric|categorical|identifier|drop} "
+                                                          "overriding the types inferred from --manifests")] = None,
 ) -> None:
     """Train, log to MLflow, register, and promote to champion if the model beats the current one.
 
@@ -95,6 +98,7 @@ def train(
     --from-log --min-new-labels N; as a loop, --every 6h (stops cleanly on Ctrl-C or SIGTERM).
     """
     from training import pipeline
+    from training.calibration import CalibrationOff
     from training.train import NotEnoughLabels
 
     settings = get_settings()
@@ -125,12 +129,15 @@ def train(
             with _progress() as progress:
                 task = progress.add_task("replaying history", total=None)
                 result = pipeline.bootstrap(settings, store, manifests, outcomes,
-                                            lambda n: progress.update(task, completed=n))
+                                            lambda n: progress.update(task, completed=n), field_types)
     except pipeline.TrainingBusy as exc:
         console.print(f"skipped: {exc}")
         return
     except NotEnoughLabels as exc:
         console.print(f"[red]not enough labels to train:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except CalibrationOff as exc:
+        console.print(f"[red]model not registered:[/red] {exc}")
         raise typer.Exit(1) from exc
     report(result)
 
@@ -244,6 +251,8 @@ def simulate(
 def evaluate_cmd(
     decisions: Annotated[Path | None, typer.Option(help="decisions JSONL from score-file")] = None,
     truth: Annotated[Path | None, typer.Option(help="ground truth JSONL (parcel_id, label, p)")] = None,
+    outcomes: Annotated[Path | None, typer.Option(help="outcomes JSONL(.gz) of a fully screened period: "
+                                                       "precision at 1/2/5/10% and recall at 5%")] = None,
     days: Annotated[float, typer.Option(help="without files: the latest N days of the decision log")] = 7.0,
     capacity: Annotated[float | None, typer.Option(help="capacity share (default: settings)")] = None,
 ) -> None:
@@ -253,11 +262,15 @@ def evaluate_cmd(
 
     settings = get_settings()
     share = capacity or settings.capacity_share
-    if (decisions is None) != (truth is None):
-        raise typer.BadParameter("--decisions and --truth go together")
+    if (decisions is None) != (truth is None and outcomes is None):
+        raise typer.BadParameter("--decisions goes with --truth or --outcomes")
     try:
-        found = (offline.decisions_vs_truth(decisions, truth, share) if decisions and truth
-                 else offline.recent_log(settings, _store(settings), days))
+        if decisions and outcomes:
+            found = offline.decisions_vs_outcomes(decisions, outcomes)
+        elif decisions and truth:
+            found = offline.decisions_vs_truth(decisions, truth, share)
+        else:
+            found = offline.recent_log(settings, _store(settings), days)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     sys.stdout.write(orjson.dumps(found, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY).decode() + "\n")
@@ -318,7 +331,8 @@ def score_file(
     scorer = Scorer(settings, store, models, persist=record, cache_history=not record)
     scorer.refresh_model(force=True)
     rejected = 0
-    with manifests.open("rb") as source, out.open("wb") as sink:
+    with (gzip.open(manifests, "rb") if manifests.suffix == ".gz" else manifests.open("rb")) as source, \
+            out.open("wb") as sink:
         batch: list[tuple[object, dict[str, object]]] = []
 
         def flush() -> None:

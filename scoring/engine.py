@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from models import registry
-from models.features import FEATURE_NAMES, FeatureBuilder, FeatureRow
+from models.features import FeatureBuilder, FeatureRow
 from models.history import EntityKeys, HistoryState
 from models.manifest import Decision, Manifest, Reason
 from models.pii import hasher_for
@@ -34,14 +34,14 @@ from scoring.store import DecisionRecord, Store
 log = logging.getLogger(__name__)
 CAPACITY_CHECK_S = 5.0
 # What screening has seen of a parcel's parties: its sender's and its recipient's earlier screenings.
-_KNOWN = (FEATURE_NAMES.index("sender_screened"), FEATURE_NAMES.index("recipient_screened"))
+_KNOWN = ("sender_screened", "recipient_screened")
 
 
 def labels_known(row: FeatureRow) -> float:
     """Earlier screenings of the parcel's sender and recipient, from its feature row (NaN counts as none)."""
     total = 0.0
-    for i in _KNOWN:
-        value = row[i]
+    for name in _KNOWN:
+        value = row.get(name)
         if isinstance(value, float) and value > 0:
             total += value
     return total
@@ -243,6 +243,7 @@ class Scorer:
                 seen.add(manifest.parcel_id)
                 fresh.append((manifest, raw))
         fresh.sort(key=lambda item: item[0].accepted_at)
+        self._follow_model()
         keys = [self.features.entity_keys(m) for m, _ in fresh]
         history = self._history_for(keys)
         records = self.decide(fresh, history, keys)
@@ -257,6 +258,11 @@ class Scorer:
         history.written()
         return [existing.get(pid) or made[pid] for pid in ids]
 
+    def _follow_model(self) -> None:
+        """Compute the fields and field stats the model in service reads (its spec travels with it)."""
+        model = self.models.current
+        self.features = self.features.with_spec(model.schema.fields if model is not None else None)
+
     def _history_for(self, entity_keys: list[EntityKeys]) -> HistoryState:
         keys = {key for k in entity_keys for key in k.all()}
         if self.store is None:
@@ -270,6 +276,7 @@ class Scorer:
     def decide(self, batch: list[tuple[Manifest, dict[str, Any]]], history: HistoryState,
                entity_keys: list[EntityKeys] | None = None) -> list[DecisionRecord]:
         """Decide a batch in the order given (event order), with the one model in service now."""
+        self._follow_model()
         model = self.models.current
         shadow = self.models.shadow
         config = self.policy.config

@@ -53,4 +53,4 @@ def explain_logged(
     if not name or not version or features is None:
         return kept
     model = (load or _registry_model)(str(name), str(version))
-    return kept + model.explain([logged_row(list(features))], top_k)[0]
+    return kept + model.explain([logged_row(dict(features))], top_k)[0]

@@ -13,8 +13,10 @@ the population, which is what drift references and the policy's score window mus
 
 from __future__ import annotations
 
+import gzip
+import logging
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,10 +27,14 @@ import orjson
 from pydantic import ValidationError
 
 from models.features import FeatureBuilder, FeatureRow
+from models.fields import FieldSpec
 from models.history import EntityKeys, HistoryState
 from models.manifest import Manifest
 from scoring.policy import PolicyConfig
 from scoring.store import Store
+from training import field_types
+
+log = logging.getLogger(__name__)
 
 MIN_PROPENSITY = 0.005  # caps an exploration label's weight at 200
 OUTCOME_DELAY_S = 2 * 3600.0  # a replayed history's screening outcome is known this long after acceptance
@@ -48,6 +54,12 @@ class TrainingSet:
     whys: list[str] = field(default_factory=list)  # why the label exists: history, model, exploration, late...
     source: str = ""
     population: list[tuple[float, FeatureRow]] = field(default_factory=list)
+    # A replayed history's rows from ``periods[0]`` on carry field stats frozen at the start of their
+    # period (validation, then test), as a served model sees them; ``fresh`` holds their rows with
+    # every earlier outcome counted, which the final refit learns from.
+    periods: tuple[float, float] | None = None
+    fresh: dict[str, FeatureRow] = field(default_factory=dict)
+    spec: FieldSpec | None = None  # the manifest fields and stats its rows carry
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -64,6 +76,8 @@ class TrainingSet:
         for name in _COLUMNS:
             getattr(self, name).extend(getattr(other, name))
         self.source = "+".join(filter(None, [self.source, other.source]))
+        self.fresh = {**self.fresh, **other.fresh}
+        self.spec = self.spec or other.spec
         self.population = sorted([*self.population, *other.population], key=lambda item: item[0])[-POPULATION_SAMPLE:]
         self.sort()
 
@@ -74,7 +88,7 @@ class TrainingSet:
             setattr(self, name, [values[i] for i in order])
 
     def subset(self, start: int, stop: int) -> TrainingSet:
-        part = TrainingSet(source=self.source)
+        part = TrainingSet(source=self.source, fresh=self.fresh, spec=self.spec)
         for name in _COLUMNS:
             setattr(part, name, getattr(self, name)[start:stop])
         if start < stop:
@@ -88,6 +102,9 @@ class TrainingSet:
         start = 0 if since is None else int(np.searchsorted(times, since, side="left"))
         stop = len(self) if until is None else int(np.searchsorted(times, until, side="left"))
         return self.subset(start, max(start, stop))
+
+    def fresh_rows(self) -> list[FeatureRow]:
+        return [self.fresh.get(pid, row) for pid, row in zip(self.ids, self.rows, strict=True)]
 
     def population_rows(self, since: float | None = None) -> list[FeatureRow]:
         """The population sample from ``since`` on; the labelled rows when no sample was kept."""
@@ -116,7 +133,8 @@ class TrainingSet:
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open("rb") as handle:
+    """JSON lines of a file, gzip-compressed when its name ends in ``.gz``."""
+    with (gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")) as handle:
         for line_number, line in enumerate(handle, 1):
             if line.strip():
                 try:
@@ -134,6 +152,50 @@ def read_labels(outcomes_path: Path) -> dict[str, bool]:
     return labels
 
 
+@dataclass(frozen=True)
+class FieldOptions:
+    """How a bootstrap types the history's manifest fields (``training.field_types``)."""
+
+    infer: bool = True
+    max_pairs: int = 24
+    overrides: dict[str, str] = field(default_factory=dict)
+    valid_share: float = 0.15
+    test_share: float = 0.15
+
+
+def periods(times: Sequence[float], valid_share: float, test_share: float) -> tuple[float, float]:
+    """Start times of the validation and test periods: the last shares of the labelled rows, by count
+    (a replayed history's rows all weigh 1; ``training.train.split`` cuts at these times)."""
+    ordered = sorted(times)
+    if not ordered:
+        return (0.0, 0.0)
+    n = len(ordered)
+    test_at = min(n - 1, int(n * (1 - test_share)))
+    valid_at = min(test_at, int(n * (1 - test_share - valid_share)))
+    return (ordered[valid_at], ordered[test_at])
+
+
+def infer_fields(manifests: Iterator[Manifest], labels: dict[str, bool], builder: FeatureBuilder,
+                 policy: PolicyConfig, options: FieldOptions) -> tuple[FieldSpec, tuple[float, float]]:
+    """First pass over a history: type its fields on the labelled in-scope parcels before the test period."""
+    rows, times, found = [], [], []
+    for manifest in manifests:
+        label = labels.get(manifest.parcel_id)
+        if label is None or not policy.in_scope(manifest):
+            continue
+        rows.append(builder.fields(manifest))
+        times.append(manifest.accepted_at.timestamp())
+        found.append(int(label))
+    cuts = periods(times, options.valid_share, options.test_share)
+    t, y = np.asarray(times, dtype=float), np.asarray(found, dtype=float)
+    before = t < cuts[1]
+    spec = field_types.infer([r for r, keep in zip(rows, before, strict=True) if keep], t[before], y[before],
+                             np.ones(int(before.sum())), cuts[0], options.max_pairs, overrides=options.overrides)
+    log.info("manifest fields typed", extra={"numeric": len(spec.numeric), "categorical": len(spec.categorical),
+                                             "identifier": len(spec.identifier), "pairs": len(spec.pairs)})
+    return spec, cuts
+
+
 def replay_history(
     manifests_path: Path,
     outcomes_path: Path,
@@ -141,21 +203,33 @@ def replay_history(
     policy: PolicyConfig,
     history: HistoryState | None = None,
     progress: Callable[[int], None] | None = None,
+    fields: FieldOptions | None = None,
 ) -> tuple[TrainingSet, HistoryState]:
-    """Featurise a labelled history in time order; in-scope parcels with an outcome become rows."""
-    labels = read_labels(outcomes_path)
+    """Featurise a labelled history in time order; in-scope parcels with an outcome become rows.
 
-    def manifests() -> Iterator[Manifest]:
+    Unless the builder has a spec already (or ``fields.infer`` is off), a first pass types the
+    history's fields; the second builds the rows, freezing the field stats at the validation and test
+    periods' starts so that early stopping and evaluation see rows as stale as served ones.
+    """
+    labels = read_labels(outcomes_path)
+    fields = fields or FieldOptions()
+
+    def manifests(report: bool = True) -> Iterator[Manifest]:
         for n, raw in enumerate(read_jsonl(manifests_path), 1):
             try:
                 yield Manifest.model_validate(raw)
             except ValidationError as exc:
                 raise ValueError(f"{manifests_path}: manifest {n} is invalid: {exc.errors()[0]['msg']}") from exc
-            if progress is not None and n % 10000 == 0:
+            if report and progress is not None and n % 10000 == 0:
                 progress(n)
 
-    data, history = replay_manifests(manifests(), labels, builder, policy, history)
+    freeze: tuple[float, float] | None = None
+    if builder.spec is None and fields.infer:
+        spec, freeze = infer_fields(manifests(report=False), labels, builder, policy, fields)
+        builder = builder.with_spec(spec)
+    data, history = replay_manifests(manifests(), labels, builder, policy, history, freeze_at=freeze or ())
     data.source = f"bootstrap:{manifests_path.name}"
+    data.periods = freeze
     return data, history
 
 
@@ -165,29 +239,41 @@ def replay_manifests(
     builder: FeatureBuilder,
     policy: PolicyConfig,
     history: HistoryState | None = None,
+    freeze_at: Sequence[float] = (),
 ) -> tuple[TrainingSet, HistoryState]:
-    """The replay itself, over validated manifests in time order (the simulator calls it directly)."""
+    """The replay itself, over validated manifests in time order (the simulator calls it directly).
+
+    At each time of ``freeze_at`` the field stats' outcome counts are snapshot; rows from then on are
+    kept as the snapshot sees them, with their fresh version in ``data.fresh``.
+    """
     history = history or HistoryState()
-    data = TrainingSet(source="bootstrap")
+    data = TrainingSet(source="bootstrap", spec=builder.spec)
     population: deque[tuple[float, FeatureRow]] = deque(maxlen=POPULATION_SAMPLE)
     # Screened parcels' outcomes, in the order they become known (a fixed delay keeps it time order).
     known: deque[tuple[float, EntityKeys, bool]] = deque()
+    pending = sorted(freeze_at)
     for manifest in manifests:
         at = manifest.accepted_at.timestamp()
         while known and known[0][0] <= at:
             _, done, seized = known.popleft()
             history.record_outcome(done, 1, int(seized), at)
+        while pending and pending[0] <= at:
+            pending.pop(0)
+            history.freeze()
         keys = builder.entity_keys(manifest)
-        row = builder.build(manifest, history, keys)
+        row, frozen = builder.build_with_frozen(manifest, history, keys)
         if not policy.in_scope(manifest):
             continue
         population.append((at, row))
         label = labels.get(manifest.parcel_id)
         if label is not None:
-            data.add(manifest.parcel_id, row, label, 1.0, at)
+            if frozen is not None:
+                data.fresh[manifest.parcel_id] = row
+            data.add(manifest.parcel_id, frozen or row, label, 1.0, at)
             known.append((at + OUTCOME_DELAY_S, keys, label))
     for due, done, seized in known:  # known by the time live scoring continues from this history
         history.record_outcome(done, 1, int(seized), due)
+    history.frozen = None
     data.population = list(population)
     data.sort()
     return data, history

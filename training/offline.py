@@ -8,9 +8,10 @@ miss rate among released parcels estimated from the exploration labels.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -18,15 +19,15 @@ from models import registry
 from parcelguard.config import Settings
 from scoring.store import Store
 from training import evaluate
-from training.dataset import from_decision_log, read_jsonl
+from training.dataset import from_decision_log, read_jsonl, read_labels
 from training.train import metrics_for
 
+T = TypeVar("T")
 
-def decisions_vs_truth(decisions: Path, truth: Path, share: float) -> dict[str, Any]:
-    """Recall and precision at ``share`` of in-scope parcels, ranked by score and as decided, beside the
-    perfect ranking by the true probability ``p`` (or by the labels where the truth has no ``p``)."""
-    facts = {str(t["parcel_id"]): t for t in read_jsonl(truth)}
-    scores, labels, risk, screened = [], [], [], []
+
+def _in_scope(decisions: Path, facts: Mapping[str, T], source: Path) -> list[tuple[dict[str, Any], T]]:
+    """Each in-scope decision of a score-file output with its fact; every one must have a fact."""
+    found: list[tuple[dict[str, Any], T]] = []
     missing = 0
     for d in read_jsonl(decisions):
         if "error" in d or d.get("why") == "out_of_scope":
@@ -34,13 +35,27 @@ def decisions_vs_truth(decisions: Path, truth: Path, share: float) -> dict[str, 
         fact = facts.get(str(d["parcel_id"]))
         if fact is None:
             missing += 1
-            continue
-        scores.append(-1.0 if d.get("score") is None else float(d["score"]))
+        else:
+            found.append((d, fact))
+    if missing:
+        raise ValueError(f"{missing} in-scope decision(s) have no line in {source}")
+    return found
+
+
+def _score(decision: dict[str, Any]) -> float:
+    return -1.0 if decision.get("score") is None else float(decision["score"])
+
+
+def decisions_vs_truth(decisions: Path, truth: Path, share: float) -> dict[str, Any]:
+    """Recall and precision at ``share`` of in-scope parcels, ranked by score and as decided, beside the
+    perfect ranking by the true probability ``p`` (or by the labels where the truth has no ``p``)."""
+    facts = {str(t["parcel_id"]): t for t in read_jsonl(truth)}
+    scores, labels, risk, screened = [], [], [], []
+    for d, fact in _in_scope(decisions, facts, truth):
+        scores.append(_score(d))
         labels.append(bool(fact["label"]))
         risk.append(float(fact.get("p", float(fact["label"]))))
         screened.append(d.get("action") == "SCREEN")
-    if missing:
-        raise ValueError(f"{missing} in-scope decision(s) have no line in {truth}")
     s, y, p, chosen = np.array(scores), np.array(labels, dtype=float), np.array(risk), np.array(screened)
     ranked = evaluate.at_capacity(s, y, share, perfect_scores=p)
     k = max(1, round(share * len(s)))
@@ -57,6 +72,25 @@ def decisions_vs_truth(decisions: Path, truth: Path, share: float) -> dict[str, 
         "pr_auc": evaluate.average_precision(s, y),
         "pr_auc_perfect": evaluate.average_precision(p, y),
     }
+
+
+PRECISION_SHARES = (0.01, 0.02, 0.05, 0.10)
+
+
+def decisions_vs_outcomes(decisions: Path, outcomes: Path) -> dict[str, Any]:
+    """Precision among the top 1, 2, 5 and 10% of in-scope parcels by score and recall at 5%, against an
+    outcomes file (a fully screened period: every scored parcel needs an outcome)."""
+    pairs = _in_scope(decisions, read_labels(outcomes), outcomes)
+    scores = [_score(d) for d, _ in pairs]
+    found = [label for _, label in pairs]
+    if not scores:
+        raise ValueError(f"no in-scope decisions in {decisions}")
+    y = np.array(found, dtype=float)[np.argsort(-np.array(scores), kind="stable")]
+    top = {share: int(np.ceil(share * len(y))) for share in PRECISION_SHARES}
+    result: dict[str, Any] = {"in_scope": len(y), "contraband": int(y.sum())}
+    result.update({f"precision_at_{round(share * 100)}pct": float(y[:k].mean()) for share, k in top.items()})
+    result["recall_at_5pct"] = float(y[:top[0.05]].sum() / y.sum()) if y.sum() else float("nan")
+    return result
 
 
 def recent_log(settings: Settings, store: Store, days: float = 7.0) -> dict[str, Any]:

@@ -27,7 +27,8 @@ from parcelguard.config import Settings
 from parcelguard.errors import ParcelGuardError
 from scoring.policy import PolicyConfig
 from scoring.store import Store
-from training.dataset import TrainingSet, from_decision_log, replay_history
+from training import field_types
+from training.dataset import FieldOptions, TrainingSet, from_decision_log, replay_history
 from training.promote import Comparison, compare_and_promote
 from training.train import NotEnoughLabels, TrainConfig, TrainResult, train_and_log
 
@@ -66,11 +67,14 @@ def _policy(settings: Settings) -> PolicyConfig:
 
 def history_set(
     settings: Settings, manifests: Path, outcomes: Path, store: Store | None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, field_types_file: Path | None = None,
 ) -> TrainingSet:
-    """Replay a labelled history; hand its entity state to an empty store so scoring continues from it."""
+    """Replay a labelled history; hand its entity state to an empty store so scoring continues from it.
+    ``field_types_file`` overrides inferred field types (``training.field_types.read_overrides``)."""
     builder = FeatureBuilder(Hasher(settings.hash_key.get_secret_value()))
-    data, history = replay_history(manifests, outcomes, builder, _policy(settings), progress=progress)
+    options = FieldOptions(overrides=field_types.read_overrides(field_types_file))
+    data, history = replay_history(manifests, outcomes, builder, _policy(settings), progress=progress,
+                                   fields=options)
     if store is not None and store.decisions.count() == 0:
         store.stats.save(history.stats)
         log.info("entity history seeded from the labelled history", extra={"entities": len(history.stats)})
@@ -90,10 +94,13 @@ def run_training(
 
 def bootstrap(
     settings: Settings, store: Store | None, manifests: Path, outcomes: Path,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, field_types_file: Path | None = None,
 ) -> JobResult:
     with exclusive(settings.data_dir):
-        return run_training(settings, history_set(settings, manifests, outcomes, store, progress), "bootstrap")
+        # No champion to keep a held-out period from: the registered model learns from all of the history
+        # (its held-out metrics come from the same recipe fitted before that period).
+        data = history_set(settings, manifests, outcomes, store, progress, field_types_file)
+        return run_training(settings, data, "bootstrap", TrainConfig(refit_all=True))
 
 
 def retrain(

@@ -1,5 +1,7 @@
 """Promotion: a challenger becomes champion only if it passes behavioural checks and beats the
-champion on the same recent, bias-corrected held-out period by the configured margin.
+champion on the same recent, bias-corrected held-out period: the lower end of a paired bootstrap
+interval of its gain in recall at capacity (``training.bootstrap_test``) must be above the configured
+margin (0 by default), on at least ``bootstrap_test.MIN_POSITIVES`` contraband labels.
 
 Both models are scored on the challenger's held-out rows, IPW-weighted; where the champion was trained
 on part of that period, only the rows after its own training cut count (so it is not judged on labels it
@@ -18,7 +20,7 @@ import numpy as np
 
 from models import registry
 from models.risk_model import RiskModel
-from training import evaluate
+from training import bootstrap_test, evaluate
 from training.dataset import TrainingSet
 
 log = logging.getLogger(__name__)
@@ -49,10 +51,8 @@ def behaviour_checks(model: RiskModel, data: TrainingSet) -> list[str]:
     if not np.all(np.isfinite(scores)) or np.any((scores < 0) | (scores > 1)):
         failures.append("scores must be finite probabilities")
     if data.rows:
-        unseen = [list(row) for row in data.rows[:20]]
-        for row in unseen:
-            for j in range(len(row) - len(model.schema.categorical), len(row)):
-                row[j] = "never-seen-category"
+        unseen = [{**row, **dict.fromkeys(model.schema.categorical, "never-seen-category")}
+                  for row in data.rows[:20]]
         if not np.all(np.isfinite(model.score_rows(unseen))):
             failures.append("unseen categories must still score")
     observed = float(np.average(data.y, weights=data.w)) if len(data) else 0.0
@@ -82,6 +82,7 @@ def judge(
 ) -> Comparison:
     """The promotion decision alone (no registry): the simulator and the training job share it."""
     failures = behaviour_checks(challenger, recent)
+    gain_details: dict[str, float] = {}
     rows, note = comparison_rows(recent, champion_trained_until)
     mine = evaluate.summary(challenger.score_rows(rows.rows), rows.y, capacity_share, rows.w)
     theirs = evaluate.summary(champion.score_rows(rows.rows), rows.y, capacity_share, rows.w) if champion else {}
@@ -94,9 +95,16 @@ def judge(
     elif math.isnan(challenger_value) or champion_value is None or math.isnan(champion_value):
         promoted, reason = False, "no contraband in the recent period to compare on"
     else:
-        promoted = challenger_value >= champion_value + margin
-        reason = f"{METRIC} {challenger_value:.4f} vs champion {champion_value:.4f} (margin {margin}){note}"
+        interval = bootstrap_test.recall_gain(challenger.score_rows(rows.rows), champion.score_rows(rows.rows),
+                                              rows.y, rows.w, capacity_share)
+        gain_details = interval.as_dict()
+        enough = rows.positives >= bootstrap_test.MIN_POSITIVES
+        promoted = enough and interval.lower > margin
+        reason = (f"{METRIC} {challenger_value:.4f} vs champion {champion_value:.4f}: gain {interval.gain:+.4f}, "
+                  f"90% lower bound {interval.lower:+.4f} (must exceed {margin}) on {rows.positives} contraband"
+                  + ("" if enough else f", fewer than {bootstrap_test.MIN_POSITIVES}: the champion stays") + note)
     details = {f"challenger_{k}": v for k, v in mine.items() if np.isfinite(v)}
+    details.update({k: v for k, v in gain_details.items() if np.isfinite(v)})
     details.update({f"champion_{k}": v for k, v in theirs.items() if np.isfinite(v)})
     return Comparison(challenger.version, champion.version if champion else None, METRIC, challenger_value,
                       champion_value, margin, not failures, promoted, reason, len(rows), rows.positives, details)

@@ -14,7 +14,7 @@ import json
 import logging
 import math
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,56 +22,59 @@ import lightgbm as lgb
 import mlflow
 import numpy as np
 
-from models import registry
-from models.features import CATEGORICAL_FEATURES, FEATURE_NAMES, NUMERIC_FEATURES
-from models.risk_model import Encoder, FeatureSchema, RiskModel, build_vocabularies, sigmoid
-from parcelguard.errors import ParcelGuardError
+from models import field_stats, registry
+from models.features import CATEGORICAL_FEATURES, FEATURE_NAMES, FIELD, NUMERIC_FEATURES
+from models.risk_model import Encoder, FeatureSchema, RiskModel, booster_names, build_vocabularies, sigmoid
 from scoring.monitoring import drift
-from training import evaluate, plots
+from training import evaluate, field_types, plots, selection
+from training.calibration import CalibrationOff, calibrate, check_rate, match_mean
 from training.dataset import TrainingSet
+from training.small_data import NotEnoughLabels, enough_labels
 
 log = logging.getLogger(__name__)
+__all__ = ["NotEnoughLabels", "TrainConfig", "fit", "split", "train_and_log"]
 
 PARAMS: dict[str, Any] = {
     "objective": "binary",
-    "learning_rate": 0.05,
-    "num_leaves": 15,
-    "max_depth": 5,
-    # Strong regularisation: a few hundred positives, half of them drawn from a noisy latent risk.
-    # On a generated 4,000-parcel/day world (28 days to learn from, 14 held out) it lifted the catch at 5%
-    # capacity from 0.69 to 0.78 of the perfect ranking's. With the outcome-history features (a seizure
-    # on a sender or drop is rare but telling) leaves of 50 did better than 100 in the closed-loop
-    # simulation (24 days: 0.80 against 0.78 of the perfect ranking's catch).
-    "min_data_in_leaf": 50,
+    # Measured on the Korea declarations (docs/detection-2026-11.md): with the field stats, 31 leaves at
+    # learning rate 0.03 and light regularisation beat the earlier small trees (15 leaves, min leaf 50,
+    # feature_fraction 0.5, lambda_l2 10: 0.05 lower P@5%) on every time split; early stopping keeps the
+    # trees few on small histories.
+    "learning_rate": 0.03,
+    "num_leaves": 31,
+    "min_data_in_leaf": 20,
     "min_sum_hessian_in_leaf": 1e-3,
-    "feature_fraction": 0.5,
+    "feature_fraction": 0.8,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
-    "lambda_l2": 10.0,
-    "cat_smooth": 20,
-    "min_data_per_group": 50,
-    "max_cat_to_onehot": 8,
+    "lambda_l2": 1.0,
+    "cat_smooth": 10,
+    "min_data_per_group": 20,
+    "max_cat_threshold": 64,
     # One thread: on a shared 2-core machine OpenMP's spinning threads made training 5-15x slower.
     "num_threads": 1,
     "seed": 17,
     "deterministic": True,
     "verbosity": -1,
 }
-# Kept in every feature row (logged, drift-monitored, shown to analysts) but not given to the trees:
-# hundreds of outlet ids and free-text descriptions let them memorise the rings they have seen (their
-# complicit outlets, their cover wording) instead of learning how a ring ships, which is what a new ring
-# shares with the old ones. On a generated world, a model trained on 14 fully screened days and scored on
-# the 10 days after a new ring appeared caught 0.79 of the perfect ranking's expected contraband without
-# them (0.65 with them), and ranked half of the new ring's parcels above the 95th percentile (14% with them).
+# Fewer contraband labels than SMALL_DATA_POSITIVES: the earlier small, strongly regularised trees (tuned on
+# generated worlds of a few hundred positives), fewer rounds. On a 12-day generated history (~50 positives) the
+# Korea parameters early-stopped at ~500 rounds on 15 validation positives and over-fitted.
+SMALL_DATA_POSITIVES = 1000
+SMALL_DATA_PARAMS: dict[str, Any] = {
+    "learning_rate": 0.05, "num_leaves": 15, "max_depth": 5, "min_data_in_leaf": 50, "feature_fraction": 0.5,
+    "lambda_l2": 10.0, "cat_smooth": 20, "min_data_per_group": 50, "max_cat_to_onehot": 8,
+}
+# Kept in every feature row (logged, drift-monitored, shown to analysts) but not given to the trees as
+# raw values: hundreds of outlet ids and free-text descriptions let them memorise the rings they have seen
+# (their complicit outlets, their cover wording) instead of learning how a ring ships. With a field spec
+# these fields reach the trees only as as-of-time outcome rates (models.field_stats), which a new ring's
+# fresh ids cannot be memorised through; the domain categoricals give way to the spec's typed fields.
 UNUSED_FEATURES = ("outlet_id", "description")
 MODEL_FEATURES = [name for name in FEATURE_NAMES if name not in UNUSED_FEATURES]
 MODEL_CATEGORICAL = [name for name in CATEGORICAL_FEATURES if name not in UNUSED_FEATURES]
 DAY_S = 86400.0
 CURVE_SHARES = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5)
-
-
-class NotEnoughLabels(ParcelGuardError, ValueError):
-    """The data holds too few labels of one class to learn from."""
 
 
 @dataclass(frozen=True)
@@ -82,11 +85,17 @@ class TrainConfig:
     test_share: float = 0.15
     valid_days: float | None = None  # a fixed latest period instead of a share
     test_days: float | None = None
-    min_rounds: int = 40  # early stopping on a few dozen positives is noisy: never fewer trees than this
-    max_rounds: int = 300
-    patience: int = 40
+    min_rounds: int = 50  # early stopping on a few dozen positives is noisy: never fewer trees than this
+    max_rounds: int = 2000
+    patience: int = 100
     refit: bool = True
+    refit_rounds: float = 1.1  # the refit sees ~15% more rows than the early-stopped fit: a few more trees
+    refit_all: bool = False  # register a model refit on the held-out period too (a bootstrap: no champion yet)
     half_life_days: float | None = None  # older labels count less, so a new pattern weighs sooner
+    max_pairs: int = 24  # field pairs with outcome rates (each a store read and write per parcel)
+    # Seconds of hyperparameter and feature-set search after the default recipe (training.selection); with
+    # the replay and refit, make up's first model (28 generated days) stays well under two minutes.
+    search_seconds: float = 20.0
 
 
 @dataclass
@@ -119,45 +128,16 @@ def split(
     but their IPW weights add up to the whole day, like a day of a fully screened history.
     """
     config = config or TrainConfig(valid_share=valid, test_share=test)
+    if data.periods is not None and config.valid_days is None and config.test_days is None:
+        # a replay froze its field stats at these times: the periods must start exactly there
+        return (data.between(None, data.periods[0]), data.between(data.periods[0], data.periods[1]),
+                data.between(data.periods[1], None))
     b = _cut(data, config.test_share, config.test_days, len(data))
     total = float(np.sum(data.w)) or 1.0
     before = float(np.sum(data.w[:b]))
     valid_share = None if config.valid_days is not None else min(1.0, config.valid_share * total / max(before, 1e-9))
     a = _cut(data, valid_share, config.valid_days, b)
     return data.subset(0, a), data.subset(a, b), data.subset(b, len(data))
-
-
-def fit_platt(margins: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
-    """Weighted logistic fit p = sigmoid(a*m + b) by damped Newton steps (two parameters, no library needed).
-
-    The slope is kept positive: calibration may rescale the trees' ranking, never reverse it (with a
-    handful of validation positives a fit can otherwise come out flat or negative).
-    """
-    margins = np.clip(margins, -30.0, 30.0)
-    a, b = 1.0, 0.0
-    X = np.column_stack([margins, np.ones_like(margins)])
-    for _ in range(100):
-        p = sigmoid(a * margins + b)
-        gradient = X.T @ (weights * (p - labels))
-        hessian = (X * (weights * p * (1 - p))[:, None]).T @ X + 1e-6 * np.eye(2)
-        step = np.clip(np.linalg.solve(hessian, gradient), -2.0, 2.0)
-        a, b = a - step[0], b - step[1]
-        if np.max(np.abs(step)) < 1e-8:
-            break
-    if not a > 0.05 or not np.isfinite(b):
-        a = 0.05 if np.isfinite(a) else 1.0
-        b = _intercept(a * margins, labels, weights)
-    return float(a), float(b)
-
-
-def _intercept(offsets: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> float:
-    """The intercept that makes the weighted mean score equal the weighted label rate (bisection)."""
-    target = float(np.average(labels, weights=weights))
-    low, high = -40.0, 40.0
-    for _ in range(80):
-        mid = (low + high) / 2
-        low, high = (mid, high) if float(np.average(sigmoid(offsets + mid), weights=weights)) < target else (low, mid)
-    return (low + high) / 2
 
 
 def recency_weights(parts: list[TrainingSet], half_life_days: float | None) -> np.ndarray:
@@ -188,11 +168,16 @@ class _EarlyStop:
         return max(self.best_round, self.min_rounds)
 
 
-def _check(part: TrainingSet, name: str) -> None:
-    positives = part.positives
-    if positives < 3 or positives == len(part):
-        raise NotEnoughLabels(f"{name} period has {positives} contraband labels out of {len(part)}: "
-                              "need at least 3 of each")
+def model_features(data: TrainingSet) -> tuple[list[str], list[str]]:
+    """(numeric, categorical) names the trees read: the domain features, and with a field spec its typed
+    fields (low-cardinality strings as native categoricals) and field stats instead of the domain categoricals."""
+    spec = data.spec
+    if spec is None:
+        numeric = [n for n in MODEL_FEATURES if n not in MODEL_CATEGORICAL]
+        return numeric, list(MODEL_CATEGORICAL)
+    numeric = [*NUMERIC_FEATURES, *(FIELD + n for n in spec.numeric), *field_stats.feature_names(spec)]
+    categorical = [FIELD + n for n in spec.categorical]
+    return numeric, categorical
 
 
 def fit(
@@ -200,33 +185,78 @@ def fit(
 ) -> tuple[RiskModel, TrainingSet]:
     """Train and calibrate on everything before the held-out period; returns the model and that period."""
     config = config or TrainConfig()
+    if data.spec is None:  # a decision log: its rows carry the fields and stats the champion read
+        data.spec = field_types.from_rows(data.rows)
     train, valid, test = split(data, config=config)
-    _check(train, "training")
-    _check(valid, "validation")
-    settings = {**PARAMS, **(params or {}), "metric": "average_precision"}
-    vocabularies = build_vocabularies(train.rows + valid.rows)
-    schema = FeatureSchema(names=list(MODEL_FEATURES), categorical=list(MODEL_CATEGORICAL),
-                           vocabularies={name: vocabularies[name] for name in MODEL_CATEGORICAL})
+    train, valid = enough_labels(train, valid)
+    small = train.positives + valid.positives < SMALL_DATA_POSITIVES
+    if small:
+        config = replace(config, min_rounds=40, max_rounds=300, patience=40)
+    settings = {**PARAMS, **(SMALL_DATA_PARAMS if small else {}), **(params or {}), "metric": "average_precision"}
+    numeric, categorical_names = model_features(data)
+    names = [*numeric, *categorical_names]
+    full_schema = FeatureSchema(names=names, categorical=categorical_names,
+                                vocabularies=build_vocabularies(train.rows + valid.rows, categorical_names))
+    full_encoder = Encoder(full_schema)
+    X_train_all, X_valid_all = full_encoder.encode(train.rows), full_encoder.encode(valid.rows)
+    train_weights = recency_weights([train], config.half_life_days)
+    fitted: dict[tuple[int, ...], list[tuple[float, lgb.Booster, int]]] = {}
+
+    def trial(trial_params: dict[str, Any], columns: list[int]) -> tuple[int, float]:
+        kept = [names[c] for c in columns]
+        train_set = lgb.Dataset(X_train_all[:, columns], train.y, weight=train_weights,
+                                feature_name=booster_names(kept),
+                                categorical_feature=[j for j, n in enumerate(kept) if n in categorical_names])
+        valid_set = lgb.Dataset(X_valid_all[:, columns], valid.y, weight=valid.w, reference=train_set)
+        stopper = _EarlyStop(config.min_rounds, config.patience)
+        booster = lgb.train(trial_params, train_set, num_boost_round=config.max_rounds, valid_sets=[valid_set],
+                            callbacks=[stopper])
+        trial_rounds = min(stopper.rounds, booster.current_iteration())
+        fitted.setdefault(tuple(columns), []).append((stopper.best_score, booster, trial_rounds))
+        return trial_rounds, stopper.best_score
+
+    pair_stats = {n for n in names if n.startswith(field_stats.STAT_PREFIXES) and "*" in n}
+    choice = selection.select(settings, list(range(len(names))),
+                              [c for c, n in enumerate(names) if n not in pair_stats], trial,
+                              0.0 if small else config.search_seconds)
+    first = next(b for ap, b, r in fitted[tuple(choice.columns)] if ap == choice.score and r == choice.rounds)
+    settings, rounds = choice.params, choice.rounds
+    kept = [names[c] for c in choice.columns]
+    schema = FeatureSchema(names=kept, categorical=[n for n in categorical_names if n in kept],
+                           vocabularies={n: v for n, v in full_schema.vocabularies.items() if n in kept},
+                           fields=data.spec)
     encoder = Encoder(schema)
-    X_train, X_valid = encoder.encode(train.rows), encoder.encode(valid.rows)
+    X_valid = X_valid_all[:, choice.columns]
     categorical = schema.categorical_indices
-    train_set = lgb.Dataset(X_train, train.y, weight=recency_weights([train], config.half_life_days),
-                            feature_name=schema.names, categorical_feature=categorical, free_raw_data=False)
-    valid_set = lgb.Dataset(X_valid, valid.y, weight=valid.w, reference=train_set)
-    stopper = _EarlyStop(config.min_rounds, config.patience)
-    first = lgb.train(settings, train_set, num_boost_round=config.max_rounds, valid_sets=[valid_set],
-                      callbacks=[stopper])
-    rounds = min(stopper.rounds, first.current_iteration())
     margins = np.asarray(first.predict(X_valid, raw_score=True, num_iteration=rounds, num_threads=1))
-    schema.calibration = fit_platt(margins, valid.y.astype(float), valid.w)
+    schema.calibration = calibrate(margins, valid.y.astype(float), valid.w)
+    a, b = schema.calibration
+    try:
+        check_rate(sigmoid(a * margins + b), valid.y.astype(float), valid.w, "validation")
+    except CalibrationOff:
+        # A Platt fit that missed the level (heavy IPW weights on a few exploration labels): keep the trees'
+        # own log-odds and fit the level alone; refused only if even that cannot match the observed rate.
+        a, b = 1.0, match_mean(np.clip(margins, -30.0, 30.0), valid.y.astype(float), valid.w)
+        schema.calibration = (a, b)
+        check_rate(sigmoid(a * margins + b), valid.y.astype(float), valid.w, "validation")
+    schema.details = {"rounds": rounds, "small_data": small, "valid_positives": valid.positives,
+                      "train_positives": train.positives, "variant": choice.variant,
+                      "validation_ap": choice.score, "trials": len(choice.trials)}
+    parts = [train, valid, test] if config.refit_all else [train, valid]
     if config.refit:
-        full = lgb.Dataset(np.vstack([X_train, X_valid]), np.concatenate([train.y, valid.y]),
-                           weight=recency_weights([train, valid], config.half_life_days),
-                           feature_name=schema.names, categorical_feature=categorical)
-        booster = lgb.train({k: v for k, v in settings.items() if k != "metric"}, full, num_boost_round=rounds)
+        rows = [row for part in parts for row in part.fresh_rows()]
+        full = lgb.Dataset(encoder.encode(rows), np.concatenate([p.y for p in parts]),
+                           weight=recency_weights(parts, config.half_life_days),
+                           feature_name=booster_names(schema.names), categorical_feature=categorical)
+        refit_rounds = max(rounds, round(rounds * config.refit_rounds))
+        booster = lgb.train({k: v for k, v in settings.items() if k != "metric"}, full, num_boost_round=refit_rounds)
+        # The refit is sharper than the early-stopped fit (more rows, more trees) and learnt from fresh stats:
+        # keep the slope, and move the intercept so that its mean score on the validation rows as served
+        # (stats frozen) is the one calibrated above.
+        refit_margins = np.asarray(booster.predict(X_valid, raw_score=True, num_threads=1))
+        schema.calibration = (a, match_mean(a * refit_margins, sigmoid(a * margins + b), valid.w))
     else:
-        booster = first
-    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=rounds))
+        booster = lgb.Booster(model_str=first.model_to_string(num_iteration=rounds))
     model = RiskModel(booster=booster, schema=schema, name=name)
     since = valid.times[0] if len(valid) else None
     reference_rows = data.population_rows(since)

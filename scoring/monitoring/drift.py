@@ -53,7 +53,6 @@ CUMULATIVE = frozenset({
     *OUTCOME_FEATURES,  # screenings and seizures so far: they pile up the same way
 })
 ENTITY_BINS = ("unknown", "first seen", "known")
-_HUB_COLUMN = len(NUMERIC_FEATURES) + CATEGORICAL_FEATURES.index("hub_id")
 
 
 class _Judged:
@@ -106,10 +105,13 @@ def _numeric_matrix(rows: Sequence[FeatureRow]) -> np.ndarray:
     width = len(NUMERIC_FEATURES)
     if not rows:
         return np.empty((0, width))
-    try:
-        return np.array([row[:width] for row in rows], dtype=float)
-    except (TypeError, ValueError):  # rows read back from JSON may hold None for a missing number
-        return np.array([[math.nan if v is None else v for v in row[:width]] for row in rows], dtype=float)
+    out = np.full((len(rows), width), math.nan)
+    for i, row in enumerate(rows):
+        for j, name in enumerate(NUMERIC_FEATURES):
+            value = row.get(name)  # rows read back from JSON may hold None for a missing number
+            if isinstance(value, int | float):
+                out[i, j] = value
+    return out
 
 
 def _bin_counts(values: np.ndarray, bins: np.ndarray) -> np.ndarray:
@@ -139,7 +141,7 @@ def profile(rows: list[FeatureRow], scores: np.ndarray | None = None, seed: int 
     reference = _profile(rows, scores, seed, SAMPLE)
     by_hub: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
-        by_hub.setdefault(str(row[_HUB_COLUMN]), []).append(i)
+        by_hub.setdefault(str(row.get("hub_id")), []).append(i)
     reference["hubs"] = {}
     for hub, indices in sorted(by_hub.items()):
         if len(indices) >= HUB_MIN_ROWS:
@@ -168,11 +170,10 @@ def _profile(rows: list[FeatureRow], scores: np.ndarray | None, seed: int, sampl
             "std": float(np.std(values)),
             "sample": np.round(sample, 6).tolist(),
         }
-    offset = len(NUMERIC_FEATURES)
-    for k, name in enumerate(CATEGORICAL_FEATURES):
+    for name in CATEGORICAL_FEATURES:
         frequency: dict[str, int] = {}
         for row in rows:
-            key = _category(row[offset + k])
+            key = _category(row.get(name))
             frequency[key] = frequency.get(key, 0) + 1
         top = sorted(frequency, key=lambda c: -frequency[c])[:TOP_CATEGORIES]
         shares = {c: frequency[c] / total for c in top}
@@ -283,14 +284,13 @@ def feature_drift(
                 p_value = float(ks_2samp(sample, values, method="asymp").pvalue)
         results.append(_judge(name, kind, method, value, threshold, p_value, p_threshold, value_psi, n,
                               _not_judged_note(name, window_seconds) or note))
-    offset = len(NUMERIC_FEATURES)
-    for k, name in enumerate(CATEGORICAL_FEATURES):
+    for name in CATEGORICAL_FEATURES:
         ref_shares = categorical_ref.get(name)
         if ref_shares is None:
             continue
         seen = dict.fromkeys(ref_shares, 0)
         for row in rows:
-            key = _category(row[offset + k])
+            key = _category(row.get(name))
             seen[key if key in seen else "(other)"] += 1
         observed = np.array([seen[c] for c in seen], dtype=float)
         expected = np.array([ref_shares[c] for c in seen], dtype=float)

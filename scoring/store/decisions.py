@@ -28,11 +28,11 @@ _DECISION_COLUMNS = (
 )
 
 
-def _json_safe(row: FeatureRow | None) -> list[Any] | None:
+def _json_safe(row: FeatureRow | None) -> dict[str, Any] | None:
     """A feature row as JSON can hold it: NaN (missing) written as null."""
     if row is None:
         return None
-    return [None if isinstance(v, float) and math.isnan(v) else v for v in row]
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
 
 
 class EntityStats(Repository):

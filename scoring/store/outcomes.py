@@ -67,11 +67,12 @@ class Outcomes(Repository):
     @staticmethod
     def _credit(conn: Connection, parcel_id: str, before: Found, after: Found) -> None:
         """Write the outcome counts the change moves, so parcels decided from now on see them."""
-        stored = conn.execute(select(decisions.c.manifest, decisions.c.accepted_at)
+        stored = conn.execute(select(decisions.c.manifest, decisions.c.accepted_at, decisions.c.features)
                               .where(decisions.c.parcel_id == parcel_id)).first()
         if stored is None:
             return  # an outcome for a parcel this service never decided: no entities to credit
-        credit = credit_for(stored.manifest, as_utc(stored.accepted_at) or stored.accepted_at, before, after)
+        credit = credit_for(stored.manifest, as_utc(stored.accepted_at) or stored.accepted_at, before, after,
+                            stored.features)
         if credit is not None:
             upsert_stats(conn, credit.applied(read_stats(conn, credit.entity_keys())), FOUND)
 

@@ -15,7 +15,7 @@ from typing import Any, Literal, TypedDict
 
 from pydantic import ConfigDict
 
-from models.features import NUMERIC_FEATURES, FeatureRow
+from models.features import FeatureRow, is_numeric_feature, upgrade_row
 from models.manifest import Action, Decision, Reason, Why
 from scoring.db import as_utc
 
@@ -24,10 +24,10 @@ Result = Literal["clear", "contraband"]
 Source = Literal["xray", "late"]
 
 
-def logged_row(features: list[Any]) -> FeatureRow:
+def logged_row(features: dict[str, Any]) -> FeatureRow:
     """A feature row as the store keeps it (JSON: NaN written as null) back to the row the model read."""
-    n = len(NUMERIC_FEATURES)
-    return [math.nan if value is None and i < n else value for i, value in enumerate(features)]
+    return {name: math.nan if value is None and is_numeric_feature(name) else value
+            for name, value in features.items()}
 
 
 def _at(value: datetime) -> datetime:
@@ -64,7 +64,7 @@ class StoredDecision(Decision):
 
     shadow_version: str | None
     shadow_score: float | None
-    features: list[Any] | None  # as stored: JSON, a missing value written as null
+    features: dict[str, Any] | None  # as stored (JSON: a missing value written as null), old layouts upgraded
     manifest: dict[str, Any]  # redacted: personal fields are keyed hashes
     origin_province: str | None
     accepted_at: datetime
@@ -75,6 +75,7 @@ class StoredDecision(Decision):
     @classmethod
     def from_row(cls, row: Any) -> StoredDecision:
         data = dict(row._mapping)
+        data["features"] = None if row.features is None else upgrade_row(row.features)
         data.update(manifest=row.manifest if isinstance(row.manifest, dict) else {}, reasons=row.reasons or [],
                     accepted_at=_at(row.accepted_at), decided_at=_at(row.decided_at),
                     claim_expires_at=as_utc(row.claim_expires_at))

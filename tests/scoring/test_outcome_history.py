@@ -22,7 +22,6 @@ from tests.conftest import make_settings
 from tests.factories import manifest
 from tests.streams.support import tiny_model
 
-INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 
@@ -34,7 +33,7 @@ def _parcel(pid: str, minutes: float, **changes: Any) -> tuple[Manifest, dict[st
 def _features(store: Store, pid: str) -> dict[str, Any]:
     row = store.decisions.get(pid)
     assert row is not None
-    return dict(zip(FEATURE_NAMES, row.features, strict=True))  # type: ignore[arg-type]
+    return dict(row.features or {})
 
 
 def test_a_seizure_is_seen_by_the_senders_and_recipients_later_parcels_only(tmp_path: Path, store: Store) -> None:
@@ -97,22 +96,23 @@ def test_replayed_history_sees_an_outcome_only_once_it_is_known() -> None:
     parcels = [_parcel(f"R{i}", minutes)[0] for i, minutes in enumerate((0, 10, OUTCOME_DELAY_S / 60 + 1))]
     data, history = replay_manifests(parcels, {"R0": True, "R1": False, "R2": False}, FeatureBuilder(Hasher("k")),
                                      PolicyConfig.build(["*"], ["*"]))
-    seized = [row[INDEX["sender_seized"]] for row in data.rows]
-    screened = [row[INDEX["sender_screened"]] for row in data.rows]
+    seized = [row["sender_seized"] for row in data.rows]
+    screened = [row["sender_screened"] for row in data.rows]
     assert seized == [0, 0, 1] and screened == [0, 0, 1]  # R1's outcome is not known yet
     assert all(stat.screened == 3 and stat.seized == 1 for stat in history.stats.values())
 
 
 def test_version_one_rows_and_models_still_work() -> None:
     row = FeatureBuilder(Hasher("k")).build(_parcel("V", 0)[0], HistoryState(stats={}))
-    start = FEATURE_NAMES.index(OUTCOME_FEATURES[0])
-    old = row[:start] + row[start + len(OUTCOME_FEATURES):]  # as logged before outcome features existed
+    v2 = [row[name] for name in FEATURE_NAMES]  # the positional layout of feature version 2
+    old = [row[name] for name in FEATURE_NAMES if name not in OUTCOME_FEATURES]  # version 1
+    assert upgrade_row(v2) == row
     upgraded = upgrade_row(old)
-    assert upgraded is not None and len(upgraded) == len(FEATURE_NAMES)
-    assert all(math.isnan(v) for v in upgraded[start:start + len(OUTCOME_FEATURES)])  # type: ignore[arg-type]
-    end = start + len(OUTCOME_FEATURES)
-    assert upgraded[:start] == row[:start] and upgraded[end:] == row[end:]
-    assert upgrade_row(row[:-1]) is None  # any other layout is left out, never misread
+    assert upgraded is not None and set(upgraded) == set(FEATURE_NAMES)
+    assert all(math.isnan(upgraded[name]) for name in OUTCOME_FEATURES)  # type: ignore[arg-type]
+    assert all(upgraded[name] == row[name] or upgraded[name] != upgraded[name]  # NaN == NaN here
+               for name in FEATURE_NAMES if name not in OUTCOME_FEATURES)
+    assert upgrade_row(v2[:-1]) is None  # any other layout is left out, never misread
     # A registered version-1 model (its schema lists the old names) reads its columns from today's rows by name.
     model, _ = tiny_model()
     v1_names = [n for n in FEATURE_NAMES if n not in OUTCOME_FEATURES]
@@ -121,6 +121,7 @@ def test_version_one_rows_and_models_still_work() -> None:
                                    ).feature_version == 1
     encoded = v1.encoder.encode([row])
     assert encoded.shape == (1, len(v1_names))
+    start = FEATURE_NAMES.index(OUTCOME_FEATURES[0])
     assert np.array_equal(encoded[0, :start], model.encoder.encode([row])[0, :start], equal_nan=True)
 
 

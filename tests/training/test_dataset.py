@@ -20,7 +20,7 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def _row(value: float) -> FeatureRow:
-    return [value, *([math.nan] * (len(NUMERIC_FEATURES) - 1)), *(["x"] * len(CATEGORICAL_FEATURES))]
+    return {**dict.fromkeys(NUMERIC_FEATURES, math.nan), "weight_kg": value, **dict.fromkeys(CATEGORICAL_FEATURES, "x")}
 
 
 def _record(pid: str, action: str, why: str, propensity: float, at: datetime, value: float) -> DecisionRecord:
@@ -56,9 +56,9 @@ def test_decision_log_rows_are_ipw_weighted_and_unlabelled_releases_left_out(sto
     assert data.weights == [1.0, pytest.approx(100.0), 1.0]
     assert data.whys == ["model", "exploration", "late"]
     # The exact logged feature row comes back, not a recomputation.
-    assert [row[0] for row in data.rows] == [1.0, 2.0, 4.0]
+    assert [row["weight_kg"] for row in data.rows] == [1.0, 2.0, 4.0]
     # Unlabelled in-scope rows still describe the population (drift reference, score window).
-    assert sorted(float(row[0] or 0) for row in data.population_rows()) == [1.0, 2.0, 3.0, 4.0, 6.0]
+    assert sorted(float(row["weight_kg"] or 0) for row in data.population_rows()) == [1.0, 2.0, 3.0, 4.0, 6.0]
 
 
 def test_a_window_reads_only_decisions_inside_it(store: Store) -> None:
@@ -93,27 +93,35 @@ def test_split_is_by_time_and_weight_so_sparse_log_days_count_as_whole_days() ->
 
 
 def test_ipw_weights_are_bounded_and_old_layout_rows_upgraded_or_left_out(store: Store) -> None:
+    from sqlalchemy import update
+
+    from models.features import FEATURE_NAMES
     from models.history import OUTCOME_FEATURES
+    from scoring.db import decisions
     from training.dataset import MIN_PROPENSITY
 
     old_layout = _record("V1", "SCREEN", "model", 1.0, T0 + timedelta(hours=3), 7.0)
     assert old_layout.features is not None
-    old_layout.features = old_layout.features[len(OUTCOME_FEATURES):]  # as long as a version-1 row
+    version_1 = [None if isinstance(v, float) and math.isnan(v) else v
+                 for k, v in old_layout.features.items() if k in FEATURE_NAMES and k not in OUTCOME_FEATURES]
     broken = _record("X1", "SCREEN", "model", 1.0, T0 + timedelta(hours=4), 8.0)
-    broken.features = [1.0, 2.0]
     records = [
         _record("E1", "SCREEN", "exploration", 0.05, T0, 1.0),
         _record("E2", "SCREEN", "exploration", 0.0004, T0 + timedelta(hours=1), 2.0),  # a low-score exploration
         old_layout, broken,
     ]
     store.decisions.record(records, {})
+    with store.engine.begin() as conn:  # rows as logged by earlier versions: positional lists
+        conn.execute(update(decisions).where(decisions.c.parcel_id == "V1").values(features=version_1))
+        conn.execute(update(decisions).where(decisions.c.parcel_id == "X1").values(features=[1.0, 2.0]))
     for pid in ("E1", "E2", "V1", "X1"):
         _outcome(store, pid, "clear")
     data = from_decision_log(store)
     assert data.ids == ["E1", "E2", "V1"]  # a row of an unknown layout is left out, never misread
     assert data.weights == [pytest.approx(20.0), pytest.approx(1 / MIN_PROPENSITY), 1.0]
     assert max(data.weights) <= 1 / MIN_PROPENSITY
-    assert len(data.rows[2]) == len(NUMERIC_FEATURES) + len(CATEGORICAL_FEATURES)
+    assert set(NUMERIC_FEATURES + CATEGORICAL_FEATURES) <= set(data.rows[2])
+    assert data.rows[2]["weight_kg"] == 7.0 and math.isnan(data.rows[2]["sender_seized"])  # type: ignore[arg-type]
 
 
 def test_replay_keeps_the_served_population_when_destinations_are_cities() -> None:

@@ -46,3 +46,20 @@ def test_a_decision_without_truth_is_reported(world: WorldFiles, tmp_path: Path)
     decisions.write_bytes(orjson.dumps({"parcel_id": "NOPE", "action": "SCREEN", "why": "model", "score": 0.5}))
     with pytest.raises(ValueError, match="no line in"):
         decisions_vs_truth(decisions, world.truth, 0.05)
+
+
+def test_decisions_against_outcomes_give_precision_at_the_top_shares(tmp_path: Path) -> None:
+    import orjson
+
+    from training.offline import decisions_vs_outcomes
+
+    decisions, outcomes = tmp_path / "d.jsonl", tmp_path / "o.jsonl"
+    # 100 in-scope parcels scored 0..99; the top 10 by score are contraband except the highest two
+    decisions.write_bytes(b"".join(orjson.dumps({"parcel_id": f"P{i}", "score": i / 100, "why": "model"}) + b"\n"
+                                   for i in range(100)) + orjson.dumps({"parcel_id": "X", "why": "out_of_scope"}))
+    outcomes.write_bytes(b"".join(orjson.dumps({"parcel_id": f"P{i}", "result": "contraband" if 90 <= i < 98
+                                                else "clear"}) + b"\n" for i in range(100)))
+    found = decisions_vs_outcomes(decisions, outcomes)
+    assert found["in_scope"] == 100 and found["contraband"] == 8
+    assert found["precision_at_1pct"] == 0.0 and found["precision_at_5pct"] == 0.6
+    assert found["precision_at_10pct"] == 0.8 and found["recall_at_5pct"] == 3 / 8

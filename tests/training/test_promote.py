@@ -49,10 +49,37 @@ def test_a_better_challenger_is_promoted_and_a_worse_one_is_not(good: tuple[Risk
     assert "vs champion" in kept.reason and kept.details["champion_recall_at_capacity"] == kept.champion
 
 
-def test_the_margin_must_be_cleared(good: tuple[RiskModel, TrainingSet]) -> None:
+def test_promotion_needs_the_bootstrap_lower_bound_of_the_gain_above_the_margin(
+    good: tuple[RiskModel, TrainingSet],
+) -> None:
+    from tests.streams.support import tiny_model
+
     model, recent = good
-    assert judge(model, model, recent, 0.05, margin=0.0).promoted  # a tie goes to the fresher model
-    assert not judge(model, model, recent, 0.05, margin=0.01).promoted
+    tie = judge(model, model, recent, 0.05, margin=0.0)
+    assert not tie.promoted and tie.details["gain"] == 0.0  # a tie is no evidence: the champion stays
+    weak, _ = tiny_model()  # ranks by weight and value only
+    better = judge(model, weak, recent, 0.05, margin=0.0)
+    assert better.details["gain_lower"] <= better.details["gain"] <= better.details["gain_upper"]
+    assert better.promoted == (better.details["gain_lower"] > 0.0) and "lower bound" in better.reason
+    assert not judge(model, weak, recent, 0.05, margin=1.0).promoted
+    few = recent.subset(0, next(i for i in range(len(recent)) if recent.subset(0, i).positives >= 3))
+    assert not judge(model, weak, few, 0.05, margin=0.0).promoted  # too few labels to decide on
+
+
+def test_the_paired_bootstrap_separates_a_real_gain_from_noise() -> None:
+    from training.bootstrap_test import recall_gain
+
+    rng = np.random.default_rng(3)
+    y = (rng.random(4000) < 0.03).astype(float)
+    w = np.ones(4000)
+    noise = rng.random(4000)
+    good = y + 0.8 * rng.random(4000)  # ranks most contraband first
+    real = recall_gain(good, noise, y, w, 0.05)
+    assert real.lower > 0.3 and real.lower <= real.gain <= real.upper
+    same = recall_gain(noise, noise, y, w, 0.05)
+    assert same.gain == same.lower == same.upper == 0.0
+    other = recall_gain(rng.random(4000), noise, y, w, 0.05)
+    assert other.lower < 0 < other.upper  # another random ranking is not a gain
 
 
 def test_the_champion_is_judged_only_on_rows_it_did_not_learn_from(good: tuple[RiskModel, TrainingSet]) -> None:

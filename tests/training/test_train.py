@@ -11,8 +11,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from models import registry
-from models.features import FEATURE_NAMES
-from models.risk_model import RiskModel
+from models.features import CATEGORICAL_FEATURES, FEATURE_NAMES
+from models.risk_model import RiskModel, booster_names
 from parcelguard.config import Settings
 from tests.conftest import make_settings
 from training import evaluate, pipeline
@@ -56,11 +56,15 @@ def test_the_trees_leave_outlets_and_descriptions_out_yet_read_and_explain_full_
     model, test = fitted
     assert set(UNUSED_FEATURES) == {"outlet_id", "description"}
     assert not set(UNUSED_FEATURES) & (set(model.schema.names) | set(model.schema.vocabularies))
-    assert model.booster.feature_name() == model.schema.names
-    assert [n for n in FEATURE_NAMES if n not in UNUSED_FEATURES] == model.schema.names
+    assert model.booster.feature_name() == booster_names(model.schema.names)
+    # Outlets and descriptions reach the trees only as as-of-time outcome rates, never as raw values.
+    raw = {"f:origin.outlet_id", "f:contents.description"}
+    assert not raw & set(model.schema.names)
+    assert {"rate:origin.outlet_id", "rate:contents.description"} <= set(model.schema.names)
+    assert set(FEATURE_NAMES) - set(UNUSED_FEATURES) - set(model.schema.names) <= set(CATEGORICAL_FEATURES)
     rows = test.rows[:200]
     # Rows keep today's full layout: the unused columns make no difference to a score ...
-    blanked = [[None if FEATURE_NAMES[j] in UNUSED_FEATURES else v for j, v in enumerate(row)] for row in rows]
+    blanked = [{k: None if k in UNUSED_FEATURES else v for k, v in row.items()} for row in rows]
     assert np.array_equal(model.score_rows(rows), model.score_rows(blanked))
     # ... and explanations name only what the model read, phrased from the full row.
     reasons = [r for found in model.explain(rows, top_k=3) for r in found]

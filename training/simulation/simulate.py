@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from models.features import CHINA_TZ, FEATURE_NAMES, FeatureBuilder, FeatureRow
+from models.features import CHINA_TZ, FeatureBuilder, FeatureRow
 from models.history import HistoryState
 from models.manifest import Manifest, Outcome
 from models.pii import Hasher
@@ -271,18 +271,15 @@ class ScoredArm:
 
 # --------------------------------------------------------------------------- baselines
 
-_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
-
-
 def indicator_count(row: FeatureRow) -> int:
     """How many of the domain brief's risk indicators a parcel shows (a rules-based targeting list)."""
 
     def num(name: str) -> float:
-        value = row[_INDEX[name]]
+        value = row.get(name)
         return math.nan if value is None or isinstance(value, str) else float(value)
 
     def cat(name: str) -> str:
-        value = row[_INDEX[name]]
+        value = row.get(name)
         return value if isinstance(value, str) else ""
 
     return sum((

@@ -22,7 +22,6 @@ from training.world.generate import WorldConfig, write_world
 
 pytestmark = pytest.mark.slow
 DAY = 86400.0
-HUB = len(NUMERIC_FEATURES) + CATEGORICAL_FEATURES.index("hub_id")
 # Benign shift from day 18 (merchants ship 60% more, cheaper; ZTO rounds sizes up); before it the
 # world is stationary. The reference spans a whole week, as a training reference should.
 SHIFTED = WorldConfig(days=21, parcels_per_day=3000, seed=5, shift_day=18)
@@ -80,7 +79,7 @@ def test_a_stationary_stream_is_not_flagged_overall_per_hub_or_on_scores(
         rows = shifted[day]
         assert _drifted(reference, rows) == [], f"day {day}"
         for hub, hub_reference in reference["hubs"].items():
-            assert _drifted(hub_reference, [r for r in rows if r[HUB] == hub]) == [], f"day {day}, {hub}"
+            assert _drifted(hub_reference, [r for r in rows if r["hub_id"] == hub]) == [], f"day {day}, {hub}"
         assert not drift.score_drift(reference, rng.beta(1, 60, len(rows)), DAY).drifted
 
 
@@ -125,8 +124,8 @@ def test_history_counts_are_judged_on_new_entity_shares_not_on_their_growth() ->
     def rows(n: int, known_share: float, scale: float) -> list[FeatureRow]:
         out: list[FeatureRow] = []
         for _ in range(n):
-            row: FeatureRow = [0.0] * len(NUMERIC_FEATURES) + ["x"] * len(CATEGORICAL_FEATURES)
-            row[j] = float(rng.integers(1, 10) * scale) if rng.random() < known_share else 0.0
+            row: FeatureRow = {**dict.fromkeys(NUMERIC_FEATURES, 0.0), **dict.fromkeys(CATEGORICAL_FEATURES, "x")}
+            row[NUMERIC_FEATURES[j]] = float(rng.integers(1, 10) * scale) if rng.random() < known_share else 0.0
             out.append(row)
         return out
 

@@ -88,13 +88,14 @@ def test_the_report_has_a_table_json_and_figure(simulated: tuple[SimResult, Path
 
 
 def test_the_rules_baseline_counts_the_domain_indicators() -> None:
-    from models.features import CATEGORICAL_FEATURES, FEATURE_NAMES, NUMERIC_FEATURES
+    from models.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
-    row: list[float | str | None] = [math.nan] * len(NUMERIC_FEATURES) + [None] * len(CATEGORICAL_FEATURES)
+    row: dict[str, float | str | None] = {**dict.fromkeys(NUMERIC_FEATURES, math.nan),
+                                          **dict.fromkeys(CATEGORICAL_FEATURES, None)}
     assert indicator_count(row) == 0
-    row[FEATURE_NAMES.index("description_vague")] = 1.0
-    row[FEATURE_NAMES.index("account_age_days")] = 3.0
-    row[FEATURE_NAMES.index("payment")] = "cash"
+    row["description_vague"] = 1.0
+    row["account_age_days"] = 3.0
+    row["payment"] = "cash"
     assert indicator_count(row) == 3
 
 
