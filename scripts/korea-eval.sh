@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Korea customs declarations through the product's own commands, in a throw-away data dir:
 # train on 2020, score 2021-Q1 with score-file, print precision at 1/2/5/10% and recall at 5%.
-#   bash scripts/korea-eval.sh [DATA_DIR]     (default: /work/shared/data/customs-kr)
+#   bash scripts/korea-eval.sh [DATA_DIR]     (default: ../shared/data/customs-kr beside the repository)
 set -euo pipefail
-DATA=${1:-/work/shared/data/customs-kr}
+DATA=${1:-$(cd "$(dirname "$0")/../.." && pwd)/shared/data/customs-kr}
 PG=${PARCELGUARD_BIN:-$(dirname "$0")/../.venv/bin/parcelguard}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
