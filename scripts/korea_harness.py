@@ -29,7 +29,7 @@ from training.dataset import FieldOptions, read_jsonl, read_labels, replay_histo
 from training.offline import PRECISION_SHARES
 from training.train import TrainConfig, fit
 
-DATA = Path("/work/shared/data/customs-kr")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "customs-kr"  # ../shared beside the repository
 SPLITS = {"a": ("2021-01-01", "2021-04-01"), "b": ("2020-09-01", "2020-11-01"), "c": ("2020-11-01", "2021-01-01")}
 
 
