@@ -124,7 +124,9 @@ def _restart_while_writing(tmp_path: Path, hard: bool, **producer: Any) -> set[b
     return keys
 
 
-@pytest.mark.xfail(strict=True, reason="Tansu 0.6.0 defect: kill -9 while writing to S3 storage loses records")
+# Not strict: the loss depends on where the kill lands, and one run in about five keeps every record; a strict
+# pin then fails the suite for the broker's luck. What ParcelGuard promises across a restart is asserted above.
+@pytest.mark.xfail(strict=False, reason="Tansu 0.6.0 defect: kill -9 while writing to S3 storage loses records")
 def test_defect_kill_9_of_a_durable_broker_while_writing_loses_records(tmp_path: Path) -> None:
     assert len(_restart_while_writing(tmp_path, hard=True)) == 1600
 
