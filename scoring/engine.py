@@ -27,8 +27,9 @@ from models.risk_model import RiskModel
 from parcelguard.config import Settings
 from scoring import capacity
 from scoring.explanations import policy_reasons
-from scoring.policy import DecisionPolicy, PolicyConfig, novelty, segments
+from scoring.policy import DecisionPolicy, PolicyConfig, novelty
 from scoring.rules import Rules, Watchlist, party_hashes
+from scoring.segments import segments, volume_segments
 from scoring.store import DecisionRecord, Store
 
 log = logging.getLogger(__name__)
@@ -297,7 +298,8 @@ class Scorer:
             if p.in_scope:
                 choice = self.policy.choose(p.manifest.parcel_id, p.manifest.hub_id, p.manifest.accepted_at.timestamp(),
                                             score, p.rule_text is not None, model is not None,
-                                            novelty(labels_known(p.features)), segment_keys=segments(p.manifest))
+                                            novelty(labels_known(p.features)), segment_keys=segments(p.manifest),
+                                            volume_keys=volume_segments(p.manifest))
                 action, why, propensity = choice.action, choice.why, choice.propensity
             else:
                 action, why, propensity = "RELEASE", "out_of_scope", 0.0

@@ -17,7 +17,9 @@ sender or recipient (explore where the labels know least). With ``exploration="s
 it is also multiplied by how little screening has seen of the parcel's segments, as of the decision:
 its origin city × category, category × address type and the three together (a new route is a new
 combination of fields each common on its own; a new cover or a hub whose mix shifts fills segments
-screening rarely visited). ``exploration="score"`` is the rank- and party-weighted exploration alone, as
+screening rarely visited), and by far more when one of its segments is surging against its own history
+(``scoring.segments.SegmentVolumes``: a route of a few parcels a day where one came every few days), so
+the few draws a day land on the new thing while it is new. ``exploration="score"`` is the rank- and party-weighted exploration alone, as
 before. The weight is divided by its running mean over the hub's recent parcels, so exploration keeps
 its share of the budget however novelty is spread.
 
@@ -35,6 +37,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 
 from models.manifest import Action, Manifest, Why
+from scoring.segments import SegmentScreenings, SegmentVolumes
 
 WINDOW = 8000  # recent scores per hub the threshold is read from (a few days of a hub's traffic)
 BURST_HOURS = 24.0  # how much unused capacity the queue can carry forward: a day of capacity
@@ -45,8 +48,6 @@ RULE_RATE_EWMA = 0.02  # per parcel: the rule-hit rate's memory is a few hundred
 EXPLORE_POWER = 8.0  # exploration weight grows as rank**power (most of it just below the threshold) ...
 EXPLORE_FLOOR = 0.25  # ... on top of this share spread evenly, so every parcel can be explored
 NOVELTY_GAIN = 4.0  # extra exploration weight of a parcel whose parties no screening has yet seen
-SEGMENT_GAIN = 4.0  # extra exploration weight of a parcel in a segment no screening has yet seen
-SEGMENT_HALF_LIFE_S = 7 * 86400.0  # screenings of a segment count for less as they age: a mix that shifts reopens
 EXPLORATION_MODES = ("segments", "score")
 EXPLORE_MEAN_EWMA = 0.001  # per parcel: the running mean weight the draw is normalised by (~1,000 parcels)
 HOUR_S = 3600.0
@@ -273,40 +274,6 @@ def novelty(labels_known: float) -> float:
     return 1.0 + NOVELTY_GAIN / (1.0 + known)
 
 
-def segments(manifest: Manifest) -> tuple[str, ...]:
-    """The segments a parcel belongs to: origin city × category, category × address type, all three."""
-    city = (manifest.origin.city or "").lower()
-    category = (manifest.contents.category or "").lower()
-    address = (manifest.destination.address_type or "").lower()
-    return f"oc:{city}|{category}", f"ca:{category}|{address}", f"oca:{city}|{category}|{address}"
-
-
-class SegmentScreenings:
-    """Screenings per segment as of event time, decayed with ``SEGMENT_HALF_LIFE_S``: what screening has seen.
-
-    Counted when a parcel is flagged (its outcome follows within hours), so a burst of a new route is
-    known after its first screenings rather than after its outcomes are recorded.
-    """
-
-    def __init__(self) -> None:
-        self._counts: dict[str, tuple[float, float]] = {}  # segment -> (count, as of epoch seconds)
-
-    def seen(self, segment: str, at: float) -> float:
-        count, when = self._counts.get(segment, (0.0, at))
-        return count * 0.5 ** (max(0.0, at - when) / SEGMENT_HALF_LIFE_S)
-
-    def screened(self, keys: tuple[str, ...], at: float) -> None:
-        for key in keys:
-            self._counts[key] = (self.seen(key, at) + 1.0, at)
-
-    def novelty(self, keys: tuple[str, ...], at: float) -> float:
-        """1 + ``SEGMENT_GAIN`` for a segment never screened, towards 1 as its least seen segment is screened."""
-        if not keys:
-            return 1.0
-        least = min(self.seen(key, at) for key in keys)
-        return 1.0 + SEGMENT_GAIN / math.sqrt(1.0 + least)
-
-
 class DecisionPolicy:
     """Chooses SCREEN or RELEASE for in-scope parcels, one hub budget per hub."""
 
@@ -316,6 +283,7 @@ class DecisionPolicy:
         self.budgets: dict[str, HubBudget] = {}
         self.capacity_fraction = 1.0
         self.segments = SegmentScreenings()
+        self.volumes = SegmentVolumes()
 
     def reset_scores(self, reference_scores: list[float]) -> None:
         """A new model scores on its own scale: restart each hub's threshold window from its reference."""
@@ -352,22 +320,25 @@ class DecisionPolicy:
 
     def choose(
         self, parcel_id: str, hub_id: str, at: float, score: float | None, rule_hit: bool, model_ready: bool,
-        novelty_weight: float = 1.0, segment_keys: tuple[str, ...] = (),
+        novelty_weight: float = 1.0, segment_keys: tuple[str, ...] = (), volume_keys: tuple[str, ...] = (),
     ) -> Choice:
         """The decision for one in-scope parcel at event time ``at`` (epoch seconds).
 
         ``novelty_weight`` (at least 1: ``novelty`` of what is known of the parcel's parties) scales its
         exploration weight: explore where the labels know least. ``segment_keys`` (``segments`` of the
-        manifest) are counted when the parcel is flagged and, in the "segments" mode, scale it too.
+        manifest) are counted when the parcel is flagged and, in the "segments" mode, scale it too, as does a
+        surge in the volume of any of ``volume_keys`` (``volume_segments``), which counts every parcel.
         """
-        choice = self._choose(parcel_id, hub_id, at, score, rule_hit, model_ready, novelty_weight, segment_keys)
+        self.volumes.add(volume_keys, at)
+        choice = self._choose(parcel_id, hub_id, at, score, rule_hit, model_ready, novelty_weight, segment_keys,
+                              volume_keys)
         if choice.action == "SCREEN":
             self.segments.screened(segment_keys, at)
         return choice
 
     def _choose(
         self, parcel_id: str, hub_id: str, at: float, score: float | None, rule_hit: bool, model_ready: bool,
-        novelty_weight: float, segment_keys: tuple[str, ...],
+        novelty_weight: float, segment_keys: tuple[str, ...], volume_keys: tuple[str, ...],
     ) -> Choice:
         budget = self.budget(hub_id)
         budget.advance(at)
@@ -392,7 +363,7 @@ class DecisionPolicy:
         base = share * explore_share / max(1e-9, 1 - model_share)
         weight = explore_weight(min(rank, 1.0 - model_share) / max(1e-9, 1.0 - model_share)) * novelty_weight
         if self.config.exploration == "segments":
-            weight *= self.segments.novelty(segment_keys, at)
+            weight *= self.segments.novelty(segment_keys, at) * self.volumes.weight(volume_keys, at)
         explore = min(1.0, base * weight / budget.explore_mean)
         budget.explore_mean += EXPLORE_MEAN_EWMA * (weight - budget.explore_mean)  # after the draw's probability
         if explore > 0 and uniform(self.config.seed, parcel_id) < explore:

@@ -17,11 +17,11 @@ from scoring.policy import (
     DecisionPolicy,
     PolicyConfig,
     ScoreWindow,
-    SegmentScreenings,
     novelty,
-    segments,
     uniform,
 )
+from scoring import segments as segments_module
+from scoring.segments import SegmentScreenings, segments
 from scoring.rules import Rules, Watchlist, WatchlistError, add_entries, remove_entries
 from tests.factories import manifest
 
@@ -263,13 +263,13 @@ def test_exploration_leans_to_segments_screening_has_seen_least_and_records_that
 def test_segment_screenings_count_as_of_time_and_fade() -> None:
     counts = SegmentScreenings()
     keys = ("oc:a|b", "ca:b|c", "oca:a|b|c")
-    assert counts.novelty(keys, T0) == 1.0 + policy_module.SEGMENT_GAIN
+    assert counts.novelty(keys, T0) == 1.0 + segments_module.SEGMENT_GAIN
     counts.screened(keys, T0)
     counts.screened(keys[:2], T0)  # the triple is the least seen segment: it decides
     assert counts.seen("oc:a|b", T0) == 2.0
-    assert counts.novelty(keys, T0) == 1.0 + policy_module.SEGMENT_GAIN / math.sqrt(2.0)
+    assert counts.novelty(keys, T0) == 1.0 + segments_module.SEGMENT_GAIN / math.sqrt(2.0)
     # A half-life later the screenings count half: a segment left alone is worth exploring again.
-    assert counts.seen("oc:a|b", T0 + policy_module.SEGMENT_HALF_LIFE_S) == pytest.approx(1.0)
+    assert counts.seen("oc:a|b", T0 + segments_module.SEGMENT_HALF_LIFE_S) == pytest.approx(1.0)
     assert counts.novelty((), T0) == 1.0
 
 
