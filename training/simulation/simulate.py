@@ -42,7 +42,7 @@ from scoring.db import make_engine
 from scoring.engine import ModelSource, Scorer
 from scoring.policy import PolicyConfig
 from scoring.store import Store
-from training.dataset import TrainingSet, from_decision_log, read_jsonl, replay_manifests
+from training.dataset import FieldOptions, TrainingSet, from_decision_log, infer_fields, read_jsonl, replay_manifests
 from training.promote import judge
 from training.train import NotEnoughLabels, TrainConfig, fit
 from training.world.generate import WorldConfig, generate
@@ -385,8 +385,8 @@ def run(
     builder = FeatureBuilder(Hasher(settings.hash_key.get_secret_value()))
     result = SimResult(config, source=source)
 
-    # The history days stream through the replay one day at a time (a fully screened history: every
-    # label is known), so a long history never sits in memory as parsed manifests.
+    # The history days (a fully screened history: every label is known) are read once, up to the first
+    # simulated day, which is kept for the loop.
     labels: dict[str, bool] = {}
     patterns: set[str] = set()  # the truth patterns the history days hold: what is not new
     first_day: int | None = None
@@ -404,9 +404,17 @@ def run(
                 if not parcel.novel:
                     patterns.add(parcel.pattern)
                 yield parcel.manifest
-            labels.clear()  # the replay has read this day's labels
 
-    bootstrap_set, history = replay_manifests(history_manifests(), labels, builder, policy)
+    # As `parcelguard train` does on a user's history: a first pass types the fields and picks the field
+    # pairs, the second builds the rows with their stats frozen at the validation and test periods.
+    # The history is held as parsed manifests for the two passes (a few hundred MB at 14 days × 4,000).
+    history_list = list(history_manifests())
+    spec, freeze = infer_fields(iter(history_list), labels, builder, policy, FieldOptions())
+    builder = builder.with_spec(spec)
+    bootstrap_set, history = replay_manifests(history_list, labels, builder, policy, freeze_at=freeze)
+    bootstrap_set.periods = freeze
+    del history_list
+    labels.clear()
     if pending is None or first_day is None:
         raise ValueError(f"the world has no day after its {config.history_days} history days")
     known = frozenset(patterns)

@@ -13,7 +13,10 @@ from typer.testing import CliRunner
 
 from parcelguard.cli import app
 from scoring.db import decisions, entity_stats, make_engine, outcomes
+from scoring.store import Store
 from tests.conftest import make_settings
+from training import field_types
+from training.dataset import from_decision_log
 from training.simulation import report as simulation_report
 from training.simulation.simulate import ARMS, SimConfig, SimResult, indicator_count, recorded_days, run
 from training.world.generate import WorldFiles
@@ -74,6 +77,18 @@ def test_outcomes_reach_the_decision_log_and_retraining_reads_them(simulated: tu
     retrained = {(r.day, r.arm) for r in result.retrainings}
     assert {(1, "system"), (3, "system"), (1, "no_exploration")} <= retrained
     assert all(r.rows > 0 and r.reason for r in result.retrainings)
+
+
+def test_the_bootstrap_types_the_worlds_fields_as_train_does(simulated: tuple[SimResult, Path]) -> None:
+    """The simulated scorer serves what `parcelguard train` would have trained: fields by name and the as-of-time
+    rates of identifiers and field pairs, logged with each decision (not only the fixed domain features)."""
+    _, folder = simulated
+    store = Store(make_engine(f"sqlite:///{folder / 'logs' / 'system.db'}"))
+    spec = field_types.from_rows(from_decision_log(store).rows)
+    store.engine.dispose()
+    assert spec is not None
+    assert "origin.city" in spec.categorical and "sender.account_id" in spec.singles
+    assert spec.pairs
 
 
 def test_the_report_has_a_table_json_and_figure(simulated: tuple[SimResult, Path], tmp_path: Path) -> None:
