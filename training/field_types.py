@@ -5,7 +5,8 @@ the one feature path which fields to read and which stats to keep (``models.fiel
 ``models.field_stats``). Rules (docs/detection-2026-11.md has the measurements behind them):
 - constant: dropped; numeric: a JSON number; hierarchical code: >= 95% all-digit strings of one
   length >= 4 (prefix levels 2, 4, ... typed by their own cardinality);
-- identifier: > 250 distinct values, or distinct on more than half the rows, or a name ending in
+- identifier: > 250 distinct values (fewer on a small history: no more than its contraband labels,
+  at least 32), or distinct on more than half the rows, or a name ending in
   ``id`` with more than 50 values (an id names an entity however few there are yet), or free text
   (two words or more on average): only its outcome rates reach the trees, never its raw value,
   so the trees cannot memorise a ring's outlets or wording;
@@ -34,6 +35,7 @@ from models.fields import MAX_CATEGORICAL, FieldSpec, FieldValue, base_of, expan
 from models.parties import PERSONAL_BY_SECTION
 
 _ID_MIN_DISTINCT = 50
+MIN_CATEGORICAL = 32  # a categorical of this many values is kept native however few the positives
 # What the contract itself says about a field, whatever a hub's values look like: personal fields
 # (models.parties) and the free-text description name an entity or a wording, never a category.
 CONTRACT_TYPES: dict[str, str] = {
@@ -51,8 +53,9 @@ def infer(
     frame = pd.DataFrame.from_records(rows)
     spec = FieldSpec(m=m, prior=float(np.average(labels, weights=weights)) if len(labels) else 0.05)
     overrides = overrides or {}
+    limit = categorical_limit(float(np.sum(labels)))
     for name in sorted(frame.columns, key=lambda n: (not _is_code(frame[n]), n)):
-        kind = overrides.get(name) or _kind(name, frame[name], len(frame))
+        kind = overrides.get(name) or _kind(name, frame[name], len(frame), limit)
         if kind == "categorical" and name in CONTRACT_TYPES:
             kind = CONTRACT_TYPES[name]
         if kind == "drop" or kind.startswith("constant"):
@@ -70,7 +73,7 @@ def infer(
     for name, lengths in spec.codes.items():
         for n in lengths:
             column = expanded[level(name, n)]
-            kind = "identifier" if column.nunique() > MAX_CATEGORICAL else "categorical"
+            kind = "identifier" if column.nunique() > limit else "categorical"
             getattr(spec, kind).append(level(name, n))
     spec.numeric += [name for name in ratio_names() if name in expanded and expanded[name].notna().any()]
     _drop_copies(spec, expanded)
@@ -98,7 +101,14 @@ def _is_code(column: pd.Series) -> bool:
     return bool(text.str.fullmatch(r"\d{4,}").mean() >= 0.95 and (lengths == lengths.mode().iloc[0]).mean() >= 0.95)
 
 
-def _kind(name: str, column: pd.Series, n: int) -> str:
+def categorical_limit(positives: float) -> int:
+    """Most distinct values a native categorical may have: ``MAX_CATEGORICAL``, but no more than the history
+    has contraband labels (at least ``MIN_CATEGORICAL``). With a few dozen positives a 200-value categorical
+    lets the trees single out the postcodes of the rings they saw; its as-of-time rate generalises."""
+    return int(min(MAX_CATEGORICAL, max(MIN_CATEGORICAL, positives)))
+
+
+def _kind(name: str, column: pd.Series, n: int, limit: int = MAX_CATEGORICAL) -> str:
     values = column.dropna()
     if values.astype(str).nunique() <= 1:
         return "constant"
@@ -108,7 +118,7 @@ def _kind(name: str, column: pd.Series, n: int) -> str:
     distinct = text.nunique()
     words = float(text.str.count(" ").mean()) + 1.0
     named_id = name.rsplit(".", 1)[-1].endswith("id") and distinct > _ID_MIN_DISTINCT
-    if distinct > MAX_CATEGORICAL or distinct > 0.5 * n or named_id or words >= 2.0:
+    if distinct > limit or distinct > 0.5 * n or named_id or words >= 2.0:
         return "identifier"
     return "categorical"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.fields import FieldValue
+from models.fields import FieldSpec, FieldValue
 from training import field_types
 
 
@@ -62,3 +62,24 @@ def test_a_decision_logs_rows_give_back_the_spec_they_were_built_with() -> None:
     assert set(SPEC.identifier) >= set(spec.singles) and not set(spec.singles) & set(spec.categorical)
     assert set(spec.numeric) == set(SPEC.numeric)
     assert field_types.from_rows([{"weight_kg": 1.0}]) is None  # domain-only rows: no spec
+
+
+def test_a_many_valued_categorical_is_an_identifier_when_the_history_has_few_positives() -> None:
+    """200 postcodes are native categoricals for a history with thousands of contraband labels, but an
+    identifier (its as-of-time rate only) for one with a few dozen, where the trees would single out the
+    postcodes of the rings they saw."""
+    rng = np.random.default_rng(5)
+
+    def history(risk: float) -> FieldSpec:
+        rows: list[dict[str, FieldValue]] = [
+            {"origin.postcode": f"p{rng.integers(0, 200)}", "payment": str(rng.choice(["cod", "pre"]))}
+            for _ in range(6000)]
+        y = (rng.random(6000) < risk).astype(float)
+        t = np.arange(6000) * 600.0
+        return field_types.infer(rows, t, y, np.ones(6000), valid_from=float(t[4800]), max_pairs=0)
+
+    assert "origin.postcode" in history(0.3).categorical  # about 1,400 positives before validation
+    few = history(0.008)  # about 40
+    assert "origin.postcode" in few.identifier and "origin.postcode" in few.singles
+    assert "payment" in few.categorical
+    assert field_types.categorical_limit(40) == 40 and field_types.categorical_limit(10) == 32
