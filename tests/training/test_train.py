@@ -15,7 +15,7 @@ from models.features import CATEGORICAL_FEATURES, FEATURE_NAMES
 from models.risk_model import RiskModel, booster_names
 from parcelguard.config import Settings
 from tests.conftest import make_settings
-from training import evaluate, pipeline
+from training import calibration, evaluate, pipeline
 from training.dataset import TrainingSet
 from training.train import UNUSED_FEATURES, TrainConfig, fit, split
 
@@ -37,7 +37,10 @@ def test_scores_are_calibrated_probabilities_on_the_held_out_period(fitted: tupl
     scores = model.score_rows(test.rows)
     assert np.all((scores > 0) & (scores < 1))
     observed = float(test.y.mean())
-    assert observed / 2 < float(scores.mean()) < observed * 2
+    # The held-out period holds about a dozen contraband parcels, so its observed rate is itself uncertain
+    # by about 2x either way: the bound is the one registration enforces (training.calibration).
+    factor = calibration.MAX_RATE_FACTOR
+    assert observed / factor < float(scores.mean()) < observed * factor
     # The riskiest tenth holds far more contraband than the rest, at about the rate it predicts.
     top = scores >= np.quantile(scores, 0.9)
     assert test.y[top].mean() > 4 * test.y[~top].mean()
