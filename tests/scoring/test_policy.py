@@ -12,6 +12,7 @@ import pytest
 from models.manifest import Manifest
 from models.pii import Hasher
 from scoring import policy as policy_module
+from scoring import segments as segments_module
 from scoring.policy import (
     Choice,
     DecisionPolicy,
@@ -20,9 +21,8 @@ from scoring.policy import (
     novelty,
     uniform,
 )
-from scoring import segments as segments_module
-from scoring.segments import SegmentScreenings, segments
 from scoring.rules import Rules, Watchlist, WatchlistError, add_entries, remove_entries
+from scoring.segments import SegmentScreenings, segments
 from tests.factories import manifest
 
 HOUR = 3600.0
