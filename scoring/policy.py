@@ -20,8 +20,8 @@ combination of fields each common on its own; a new cover or a hub whose mix shi
 screening rarely visited), and by far more when one of its segments is surging against its own history
 (``scoring.segments.SegmentVolumes``: a route of a few parcels a day where one came every few days), so
 the few draws a day land on the new thing while it is new. ``exploration="score"`` is the rank- and
-party-weighted exploration alone, as before. The weight is divided by its running mean over the hub's recent parcels, so exploration keeps
-its share of the budget however novelty is spread.
+party-weighted exploration alone, as before. The weight is divided by its running mean over the hub's
+recent parcels, so exploration keeps its share of the budget however novelty is spread.
 
 Time here is event time (the manifest's ``accepted_at``), so a replayed month or a simulation behaves
 like the live stream did. Every decision records the probability with which the parcel was chosen
