@@ -83,6 +83,7 @@ class SegmentVolumes:
     def __init__(self) -> None:
         self._counts: dict[str, dict[int, int]] = {}  # segment -> {event-time day: parcels}
         self._first_day: int | None = None
+        self._verdicts: dict[str, tuple[int, bool]] = {}  # segment -> (event-time hour, surging then)
 
     def add(self, keys: tuple[str, ...], at: float) -> None:
         day = int(at // DAY_S)
@@ -113,5 +114,16 @@ class SegmentVolumes:
         return z if z >= SURGE_Z else 0.0
 
     def weight(self, keys: tuple[str, ...], at: float) -> float:
-        """``SURGE_GAIN`` for a parcel in any surging segment, else 1."""
-        return SURGE_GAIN if any(self.surge(key, at) > 0.0 for key in keys) else 1.0
+        """``SURGE_GAIN`` for a parcel in any surging segment, else 1.
+
+        Each segment's verdict is kept for the event-time hour it was reached in: a surge is judged over
+        days, and the scorer's hot path then pays a dictionary lookup per segment, not a sum over its days.
+        """
+        hour = int(at // 3600.0)
+        surging = False
+        for key in keys:
+            known = self._verdicts.get(key)
+            if known is None or known[0] != hour:
+                known = self._verdicts[key] = (hour, self.surge(key, at) > 0.0)
+            surging = surging or known[1]
+        return SURGE_GAIN if surging else 1.0
