@@ -136,6 +136,20 @@ hub_capacity = Table(
 )
 
 
+# The hub registry: reference data every hub id is checked against (keys, capacities, manifests), with the
+# hub's own time zone for the pages and a default X-ray capacity (PARCELGUARD_HUBS, the admin page, the CLI).
+hubs = Table(
+    "hubs",
+    metadata,
+    Column("hub_id", String(64), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("default_capacity", Integer),
+    Column("updated_by", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
 workers = Table(
     "workers",
     metadata,

@@ -19,6 +19,7 @@ from parcelguard import __version__
 from parcelguard.config import Settings
 from scoring.api import (
     routes_admin_capacity,
+    routes_admin_hubs,
     routes_admin_keys,
     routes_admin_watchlist,
     routes_auth,
@@ -109,7 +110,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
             {"name": "screening", "description": "hub queues, claims, outcomes, late labels, one parcel"},
             {"name": "search", "description": "find parcels by waybill number"},
             {"name": "auth", "description": "who am I; bearer tokens"},
-            {"name": "admin", "description": "keys, watch-list, hub capacity, audit log"},
+            {"name": "admin", "description": "keys, watch-list, the hub registry, hub capacity, audit log"},
             {"name": "health", "description": "liveness and readiness"},
         ],
     )
@@ -167,6 +168,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
 
     for router in (routes_health.router, routes_auth.router, routes_parcels.router, routes_search.router,
                    routes_admin_keys.router, routes_admin_watchlist.router, routes_admin_capacity.router,
+                   routes_admin_hubs.router,
                    routes_pages.router):
         app.include_router(router)
     from scoring.api import routes_analyst  # imported here: it pulls in matplotlib and the monitoring code

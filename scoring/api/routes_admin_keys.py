@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
+from scoring import hubs
 from scoring.api.deps import Admin, StoreDep
 from scoring.api.schemas import AuditEntry, KeyIn, KeyIssued, KeyView, problems
 
@@ -27,6 +28,11 @@ def create_key(body: KeyIn, store: StoreDep, user: Admin) -> KeyIssued:
     if existing is not None and existing.active:
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"an active key named {body.name!r} exists: revoke it first or choose another name")
+    if body.hub_id is not None:
+        try:
+            hubs.check(store, body.hub_id)
+        except hubs.UnknownHub as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     token = secrets.token_urlsafe(24)
     store.access.add_key(body.name, body.role, token, body.hub_id, actor=user.name)
     issued = store.access.key(body.name)

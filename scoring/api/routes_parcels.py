@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from models.manifest import Decision, Outcome
+from scoring import capacity
 from scoring.api import views
 from scoring.api.deps import (
     AllHubs,
@@ -77,14 +78,14 @@ def read_queue(
     now = datetime.now(UTC)
     hour = _hour_start(now)
     counts = store.queue.hub_hour(hub_id, hour, now)
-    capacity = views.capacity_for(store, settings, hub_id)
+    per_hour = views.capacity_for(store, settings, hub_id)
     return QueueView(
         hub_id=hub_id, generated_at=now,
         items=[views.queue_item(row, now) for row in store.queue.waiting(hub_id, limit, now)],
         mine=[views.queue_item(row, now) for row in store.queue.held_by(user.name, hub_id, now)],
         waiting=counts.waiting, held=counts.held, hour_started_at=hour,
         flagged_this_hour=counts.flagged, screened_this_hour=counts.screened,
-        capacity_per_hour=capacity, capacity_used=counts.flagged / capacity if capacity else None,
+        capacity_per_hour=per_hour, capacity_used=counts.flagged / per_hour if per_hour else None,
         claim_ttl_s=settings.claim_ttl_seconds,
     )
 
@@ -93,7 +94,7 @@ def read_queue(
 def read_hubs(store: StoreDep, settings: SettingsDep, user: AllHubs) -> list[HubSummary]:
     now = datetime.now(UTC)
     known = {h.hub_id: h for h in store.queue.hubs_overview(_hour_start(now), now)}
-    for hub_id in [*settings.hub_capacity_per_hour, *store.capacity.overrides()]:
+    for hub_id in [*capacity.in_force(store, settings), *(hub.hub_id for hub in store.hubs.all())]:
         known.setdefault(hub_id, HubLoad(hub_id))
     # Only hubs the API can address: a hub id its own path rule refuses (stored before intake checked the
     # pattern) would be listed with a queue nobody can open.

@@ -332,10 +332,24 @@ class CapacityIn(_In):
 
 class CapacityView(BaseModel):
     hub_id: str
-    per_hour: int | None
+    per_hour: int | None = Field(description="the capacity in force")
     source: Literal["admin", "configured", "none"]
+    configured: int | None = Field(None, description="the capacity without the admin's figure (registry default or "
+                                                     "PARCELGUARD_HUB_CAPACITY_PER_HOUR): what null goes back to")
     updated_by: str | None = None
     updated_at: datetime | None = None
+
+
+class HubView(BaseModel):
+    """A registered hub, with its time zone's label as the pages print it."""
+
+    hub_id: str
+    name: str
+    time_zone: str
+    zone_label: str = Field(description="e.g. CST (UTC+8)")
+    default_capacity: int | None
+    updated_by: str
+    updated_at: datetime | None
 
 
 class AuditEntry(BaseModel):

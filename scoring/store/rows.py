@@ -265,6 +265,18 @@ class CapacityOverride:
 
 
 @dataclass(frozen=True, slots=True)
+class Hub:
+    """A registered hub: its id, name, IANA time zone and default X-ray parcels per hour (None: none set)."""
+
+    hub_id: str
+    name: str
+    time_zone: str
+    default_capacity: int | None = None
+    updated_by: str = "config"
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AuditRecord:
     """One audited action: who did what, when, to which parcel."""
 

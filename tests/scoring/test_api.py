@@ -250,7 +250,8 @@ def test_capacity_set_by_an_admin_shows_in_the_queue(api: tuple[TestClient, Any]
     bad = c.put(f"/api/admin/capacity/{HUB}", json={"per_hour": 0}, headers=h["admin"])
     assert bad.status_code == 422 and "per_hour" in bad.json()["detail"]
     back = c.put(f"/api/admin/capacity/{HUB}", json={"per_hour": None}, headers=h["admin"]).json()
-    assert back == {"hub_id": HUB, "per_hour": 40, "source": "configured", "updated_by": None, "updated_at": None}
+    assert back == {"hub_id": HUB, "per_hour": 40, "source": "configured", "configured": 40, "updated_by": None,
+                    "updated_at": None}
 
 
 def test_watch_list_edits_write_hashes_the_scorer_reads_and_never_the_value(
