@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from parcelguard import __version__
 from parcelguard.config import Settings
 from scoring.api import (
+    messages,
     routes_admin_capacity,
     routes_admin_hubs,
     routes_admin_keys,
@@ -31,6 +32,7 @@ from scoring.api import (
 from scoring.api.guards import BodyLimit, SameSiteCookiePosts, SecurityHeaders
 from scoring.api.schemas import Problem
 from scoring.api.throttle import SignInThrottle
+from scoring.localtime import at_hub
 from scoring.store import Store
 
 log = logging.getLogger(__name__)
@@ -125,11 +127,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _explain_422(request: Request, exc: RequestValidationError) -> Response:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"] if p != "body") or "body"
-            problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
-        message = "; ".join(problems)
+        message = messages.explain(exc.errors())
         if _wants_page(request):
             return routes_pages.error_page(request, 422, message)
         return JSONResponse(status_code=422, content={"detail": message})
@@ -174,6 +172,8 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     from scoring.api import routes_analyst  # imported here: it pulls in matplotlib and the monitoring code
 
     app.include_router(routes_analyst.router)
+    # The layout's time filter on the analyst pages too: the models page labels its times UTC.
+    routes_analyst.templates.env.filters.setdefault("at_hub", at_hub)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, 
 
 from models.manifest import Action, Reason, Why
 from models.pii import normalise
+from scoring.api.risk import RiskPlace
 
 Role = Literal["hub", "screener", "analyst", "admin"]
 ContrabandType = Literal["methamphetamine", "heroin", "ketamine", "ghb_liquid", "nitrous_oxide", "precursor", "other"]
@@ -94,8 +95,12 @@ class QueueItem(BaseModel):
     hub_id: str
     why: Why
     why_text: str = Field(description="why it was flagged, in plain words")
-    score: float | None = Field(description="model risk (calibrated probability of contraband); null without a model")
-    propensity: float = Field(description="probability with which the policy chose this parcel for screening")
+    score: float | None = Field(description="model risk (calibrated probability of contraband); analysts and admins "
+                                            "only, null for other roles and without a model")
+    propensity: float | None = Field(description="probability with which the policy chose this parcel for "
+                                                 "screening; analysts and admins only")
+    risk: RiskPlace | None = Field(None, description="the parcel's place among its hub's parcels scored today")
+    high_risk: bool = Field(False, description="a hard-rule hit or in the hub's top 1% today (the busy line's count)")
     reasons: list[Reason] = Field(description="rule hit, exploration, or the model's strongest pushes, in words")
     accepted_at: datetime | None
     decided_at: datetime | None
@@ -179,8 +184,10 @@ class ParcelView(BaseModel):
     action: Action
     why: Why
     why_text: str
-    score: float | None
-    propensity: float
+    score: float | None = Field(description="model risk; analysts and admins only")
+    propensity: float | None = Field(description="selection probability; analysts and admins only")
+    risk: RiskPlace | None = Field(None, description="its place among its hub's parcels scored the same day")
+    time_zone: str = Field("UTC", description="the hub's time zone, in which the pages show its times")
     model_name: str | None
     model_version: str | None
     reasons: list[Reason] = Field(description="the explanation published with the decision")
@@ -215,10 +222,16 @@ class SearchResult(BaseModel):
 
 class HubSummary(BaseModel):
     hub_id: str
+    name: str | None = Field(None, description="from the hub registry")
+    time_zone: str = Field("UTC", description="the hub's time zone (UTC when it is not registered)")
+    zone_label: str = Field("UTC", description="e.g. CST (UTC+8)")
     waiting: int
     held: int
     flagged_this_hour: int
     capacity_per_hour: int | None
+    oldest_waiting_s: float | None = Field(None, description="age of the oldest flagged parcel nobody holds: the "
+                                                             "backlog's age")
+    screened_last_hour: int = Field(0, description="X-ray outcomes recorded in the last hour: the line's throughput")
 
 
 # --- admin ------------------------------------------------------------------------------------------

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 
 from scoring.db import as_utc, decisions, outcomes
 from scoring.store.base import Repository
-from scoring.store.rows import HubHour, HubLoad, ParcelHit, StoredDecision
+from scoring.store.rows import HubHour, HubLoad, HubPace, ParcelHit, ScoreScale, StoredDecision
 
 # Highest risk first: hard-rule hits, then by model score, oldest first among equals.
 QUEUE_ORDER = ((decisions.c.why == "rule").desc(), decisions.c.score.desc().nulls_last(), decisions.c.accepted_at,
@@ -88,6 +88,40 @@ class Queue(Repository):
         return [HubLoad(hub_id=hub, waiting=waiting.get(hub, (0, 0))[0], held=waiting.get(hub, (0, 0))[1],
                         flagged=counts.get(hub, 0))
                 for hub in sorted({*waiting, *counts})]
+
+    def score_scale(self, hub_id: str, since: datetime, until: datetime, floor: float | None) -> ScoreScale:
+        """The hub's parcels scored and accepted in [since, until): count, mean score, and every score >= ``floor``
+        (None: no scores), so the parcels at or above the floor can be ranked without reading the whole day.
+        By acceptance time, which is indexed: a day's range is read, not the hub's whole log."""
+        where = (decisions.c.accepted_at >= since, decisions.c.accepted_at < until, decisions.c.hub_id == hub_id,
+                 decisions.c.score.is_not(None))
+        with self.engine.connect() as conn:
+            count, mean = conn.execute(select(func.count(), func.avg(decisions.c.score)).where(*where)).one()
+            top: list[float] = []
+            if floor is not None and count:
+                top = [float(s) for s in conn.execute(
+                    select(decisions.c.score).where(*where, decisions.c.score >= floor)
+                    .order_by(decisions.c.score.desc())).scalars()]
+        return ScoreScale(count=int(count), mean=None if mean is None else float(mean), top=tuple(top))
+
+    def pace(self, now: datetime | None = None) -> list[HubPace]:
+        """Per hub with flagged parcels waiting or screened in the last hour: the oldest waiting parcel nobody holds
+        (when it was flagged) and X-ray outcomes recorded in the last hour."""
+        now = now or datetime.now(UTC)
+        with self.engine.connect() as conn:
+            oldest = conn.execute(
+                select(decisions.c.hub_id, func.min(decisions.c.decided_at).label("since"))
+                .where(decisions.c.status == "pending", claim_free(now)).group_by(decisions.c.hub_id)
+            ).all()
+            screened = conn.execute(
+                select(decisions.c.hub_id, func.count().label("n"))
+                .select_from(outcomes.join(decisions, outcomes.c.parcel_id == decisions.c.parcel_id))
+                .where(outcomes.c.source == "xray", outcomes.c.recorded_at >= now - timedelta(hours=1))
+                .group_by(decisions.c.hub_id)
+            ).all()
+        since = {row.hub_id: as_utc(row.since) for row in oldest}
+        counts = {row.hub_id: int(row.n) for row in screened}
+        return [HubPace(hub, since.get(hub), counts.get(hub, 0)) for hub in sorted({*since, *counts})]
 
     def search(self, prefix: str, hub_id: str | None = None, limit: int = 20) -> list[ParcelHit]:
         """Decisions whose parcel id starts with ``prefix`` (a scanned or typed waybill number)."""
