@@ -1,20 +1,22 @@
-"""Risk in a form a screener can act on: a parcel's place among its hub's parcels of the day, and how many times
-the day's average risk it carries ("3rd highest of 412 today · 8.2× the hub's average").
+"""Risk in a form a screener can act on: a parcel's place among its hub's parcels of the same day, and how many
+times that day's average risk it carries ("3rd highest of 412 today · 8.2× the hub's average").
 
 A calibrated probability ("model risk 0.4%") reads as harmless to a person even when it is the day's riskiest
-parcel; its rank does not. The raw score and the selection probability stay on the analysts' views.
+parcel; its rank does not. The raw score and the selection probability stay on the analysts' views. A parcel is
+ranked within the hub-local day it was accepted on, so one that waited since yesterday is placed among
+yesterday's parcels, and a day's scale is read once for every parcel of that day on a page.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from pydantic import BaseModel, Field
 
 from scoring.store import Store
-from scoring.store.rows import ScoreScale
+from scoring.store.rows import ScoreScale, StoredDecision
 
 HIGH_RISK_SHARE = 0.01  # the day's top 1% by risk (and every hard-rule hit) count as high risk for the busy line
 
@@ -23,8 +25,10 @@ class RiskPlace(BaseModel):
     rank: int = Field(description="1 is the day's highest risk at this hub")
     of: int = Field(description="parcels scored at this hub that day")
     times_average: float | None = Field(description="the parcel's risk over the day's average risk at this hub")
-    high: bool = Field(description="a hard-rule hit, or in the day's top 1% by risk: worth a screener's attention now")
+    high: bool = Field(description="in the day's top 1% by risk: worth a screener's attention now")
     text: str = Field(description="e.g. 3rd highest of 412 today · 8.2× the hub's average")
+    rank_text: str = Field(description="e.g. 3rd highest of 412 today")
+    times_text: str | None = Field(description="e.g. 8.2× the hub's average")
 
 
 def ordinal(n: int) -> str:
@@ -32,36 +36,58 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+def day_bounds(day: date, zone: tzinfo) -> tuple[datetime, datetime]:
+    """A hub-local calendar day as a UTC range [start, end)."""
+    start = datetime.combine(day, time(), zone)
+    return start.astimezone(UTC), datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)
+
+
 def day_of(at: datetime, zone: tzinfo) -> tuple[datetime, datetime]:
     """The hub-local calendar day containing ``at``, as a UTC range [start, end)."""
-    local = at.astimezone(zone).date()
-    start = datetime.combine(local, time(), zone)
-    return start.astimezone(UTC), datetime.combine(local + timedelta(days=1), time(), zone).astimezone(UTC)
+    return day_bounds(at.astimezone(zone).date(), zone)
 
 
-class DayScale:
-    """One hub-local day of a hub's scores, read once, placing any parcel scored at or above ``floor``."""
+def _accepted(row: StoredDecision) -> datetime | None:
+    return row.accepted_at or row.decided_at
 
-    def __init__(self, store: Store, hub_id: str, zone: tzinfo, at: datetime, floor: float | None,
-                 day_word: str = "today") -> None:
-        start, end = day_of(at, zone)
-        self.scale: ScoreScale = store.queue.score_scale(hub_id, start, end, floor)
-        self.day_word = day_word
 
-    @classmethod
-    def for_scores(cls, store: Store, hub_id: str, zone: tzinfo, at: datetime, scores: Iterable[float | None],
-                   day_word: str = "today") -> DayScale:
-        known = [s for s in scores if s is not None]
-        return cls(store, hub_id, zone, at, min(known) if known else None, day_word)
+class HubDays:
+    """The days (hub-local) a set of one hub's parcels were accepted on, each read once, to place those parcels."""
 
-    def place(self, score: float | None, why: str) -> RiskPlace | None:
-        scale = self.scale
-        if score is None or not scale.count:
+    def __init__(self, store: Store, hub_id: str, zone: tzinfo, rows: Iterable[StoredDecision],
+                 now: datetime | None = None) -> None:
+        self.zone = zone
+        self.today = (now or datetime.now(UTC)).astimezone(zone).date()
+        floors: dict[date, float] = {}
+        for row in rows:
+            at = _accepted(row)
+            if at is not None and row.score is not None:
+                day = at.astimezone(zone).date()
+                floors[day] = min(floors.get(day, math.inf), row.score)
+        self.scales: dict[date, ScoreScale] = {
+            day: store.queue.score_scale(hub_id, *day_bounds(day, zone), floor) for day, floor in floors.items()}
+
+    def _day_word(self, day: date) -> str:
+        if day == self.today:
+            return "today"
+        if day == self.today - timedelta(days=1):
+            return "yesterday"
+        return f"on {day:%d %b}"
+
+    def place(self, row: StoredDecision) -> RiskPlace | None:
+        at = _accepted(row)
+        if at is None or row.score is None:
             return None
-        rank = min(scale.rank(score), scale.count)
-        times = score / scale.mean if scale.mean else None
-        high = why == "rule" or rank <= max(1, math.ceil(HIGH_RISK_SHARE * scale.count))
-        text = f"{ordinal(rank)} highest of {scale.count} {self.day_word}"
-        if times is not None:
-            text += f" · {times:.1f}× the hub's average" if times < 10 else f" · {times:.0f}× the hub's average"
-        return RiskPlace(rank=rank, of=scale.count, times_average=times, high=high, text=text)
+        day = at.astimezone(self.zone).date()
+        scale = self.scales.get(day)
+        if scale is None or not scale.count:
+            return None
+        rank = min(scale.rank(row.score), scale.count)
+        times = row.score / scale.mean if scale.mean else None
+        rank_text = f"{ordinal(rank)} highest of {scale.count} {self._day_word(day)}"
+        times_text = None if times is None else f"{times:.1f}× the hub's average" if times < 10 else \
+            f"{times:.0f}× the hub's average"
+        return RiskPlace(rank=rank, of=scale.count, times_average=times,
+                         high=rank <= max(1, math.ceil(HIGH_RISK_SHARE * scale.count)),
+                         text=" · ".join(t for t in (rank_text, times_text) if t), rank_text=rank_text,
+                         times_text=times_text)

@@ -24,7 +24,7 @@ from scoring.api.deps import (
     addressable,
     check_hub,
 )
-from scoring.api.risk import DayScale
+from scoring.api.risk import HubDays
 from scoring.api.schemas import (
     ClaimResult,
     HubSummary,
@@ -57,14 +57,13 @@ def _parcel(store: Store, parcel_id: str, user: Principal) -> StoredDecision:
     return row
 
 
-def _today(store: Store, hub_id: str, now: datetime, rows: list[StoredDecision]) -> DayScale:
-    """The hub's day so far (in its own time zone), to rank these parcels in."""
-    zone = hubs.zone(store.hubs.get(hub_id))
-    return DayScale.for_scores(store, hub_id, zone, now, [row.score for row in rows])
+def _days(store: Store, hub_id: str, now: datetime, rows: list[StoredDecision]) -> HubDays:
+    """The hub's days (in its own time zone) these parcels were accepted on, to rank each within its day."""
+    return HubDays(store, hub_id, hubs.zone(store.hubs.get(hub_id)), rows, now)
 
 
 def _claimed(store: Store, row: StoredDecision, user: Principal, now: datetime) -> QueueItem:
-    return views.queue_item(row, now, _today(store, row.hub_id, now, [row]), user.sees_raw_risk)
+    return views.queue_item(row, now, _days(store, row.hub_id, now, [row]), user.sees_raw_risk)
 
 
 def _late(parcel_id: str) -> str:
@@ -93,12 +92,12 @@ def read_queue(
     counts = store.queue.hub_hour(hub_id, hour, now)
     per_hour = views.capacity_for(store, settings, hub_id)
     waiting, mine = store.queue.waiting(hub_id, limit, now), store.queue.held_by(user.name, hub_id, now)
-    scale = _today(store, hub_id, now, [*waiting, *mine])
+    days = _days(store, hub_id, now, [*waiting, *mine])
     raw = user.sees_raw_risk
     return QueueView(
         hub_id=hub_id, generated_at=now,
-        items=[views.queue_item(row, now, scale, raw) for row in waiting],
-        mine=[views.queue_item(row, now, scale, raw) for row in mine],
+        items=[views.queue_item(row, now, days, raw) for row in waiting],
+        mine=[views.queue_item(row, now, days, raw) for row in mine],
         waiting=counts.waiting, held=counts.held, hour_started_at=hour,
         flagged_this_hour=counts.flagged, screened_this_hour=counts.screened,
         capacity_per_hour=per_hour, capacity_used=counts.flagged / per_hour if per_hour else None,

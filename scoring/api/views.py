@@ -7,15 +7,14 @@ personal ones, and show the parties' hashes to analysts and admins only.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from models.manifest import Reason
 from models.parties import PERSONAL_FIELDS
 from parcelguard.config import Settings
 from scoring import capacity, hubs
-from scoring.api import risk
-from scoring.api.risk import DayScale
+from scoring.api.risk import HubDays
 from scoring.api.schemas import HistoryEntry, OutcomeView, ParcelFacts, ParcelView, QueueItem
 from scoring.store import Store
 from scoring.store.rows import AuditRecord, StoredDecision, StoredOutcome
@@ -105,10 +104,10 @@ def reasons(row: StoredDecision) -> list[Reason]:
     return kept
 
 
-def queue_item(row: StoredDecision, now: datetime, scale: DayScale | None = None, raw: bool = True) -> QueueItem:
+def queue_item(row: StoredDecision, now: datetime, days: HubDays | None = None, raw: bool = True) -> QueueItem:
     """``raw``: the model's score and the selection probability (analysts, admins); everyone gets the rank."""
     decided = row.decided_at
-    place = scale.place(row.score, row.why) if scale is not None else None
+    place = days.place(row) if days is not None else None
     return QueueItem(
         parcel_id=row.parcel_id, hub_id=row.hub_id, why=row.why, why_text=why_text(row.action, row.why),
         score=row.score if raw else None, propensity=row.propensity if raw else None,
@@ -159,12 +158,7 @@ def history(row: StoredDecision, audit: list[AuditRecord]) -> list[HistoryEntry]
 def parcel_view(row: StoredDecision, store: Store, show_parties: bool, raw: bool = True) -> ParcelView:
     """``show_parties``: the parties' keyed hashes; ``raw``: score and selection probability (analysts, admins)."""
     zone = hubs.zone(store.hubs.get(row.hub_id))
-    at = row.accepted_at or row.decided_at
-    place = None
-    if at is not None and row.score is not None:
-        same_day = risk.day_of(datetime.now(UTC), zone) == risk.day_of(at, zone)
-        scale = risk.DayScale(store, row.hub_id, zone, at, row.score, "today" if same_day else "that day")
-        place = scale.place(row.score, row.why)
+    place = HubDays(store, row.hub_id, zone, [row]).place(row)
     return ParcelView(
         parcel_id=row.parcel_id, hub_id=row.hub_id, action=row.action, why=row.why,
         score=row.score if raw else None, propensity=row.propensity if raw else None, risk=place,
