@@ -58,6 +58,8 @@ decisions = Table(
     Column("claim_expires_at", DateTime(timezone=True)),
     Index("ix_decisions_queue", "hub_id", "status", "action", "score"),
     Index("ix_decisions_accepted", "accepted_at"),
+    # A hub's day of scores, read from the index alone: the rank a screener sees ("3rd highest of 412 today").
+    Index("ix_decisions_hub_day", "hub_id", "accepted_at", "score"),
 )
 
 outcomes = Table(

@@ -16,6 +16,11 @@ QUEUE_ORDER = ((decisions.c.why == "rule").desc(), decisions.c.score.desc().null
                decisions.c.parcel_id)
 
 
+# Every status a decision can have: naming them all lets the queue index (hub_id, status, action, score) reach
+# a hub's SCREEN rows without reading its released ones (about 95% of them).
+STATUSES = ("pending", "screened", "released")
+
+
 def claim_free(now: datetime) -> Any:
     """No claim on the parcel, or one that has expired by ``now``."""
     return or_(decisions.c.claimed_by.is_(None), decisions.c.claim_expires_at < now)
@@ -51,7 +56,8 @@ class Queue(Repository):
         with self.engine.connect() as conn:
             return int(conn.execute(
                 select(func.count()).select_from(decisions).where(
-                    decisions.c.hub_id == hub_id, decisions.c.action == "SCREEN", decisions.c.decided_at >= since)
+                    decisions.c.hub_id == hub_id, decisions.c.status.in_(STATUSES), decisions.c.action == "SCREEN",
+                    decisions.c.decided_at >= since)
             ).scalar_one())
 
     def hub_hour(self, hub_id: str, since: datetime, now: datetime | None = None) -> HubHour:
@@ -61,10 +67,10 @@ class Queue(Repository):
         with self.engine.connect() as conn:
             waiting = conn.execute(select(func.count()).where(pending, claim_free(now))).scalar_one()
             total = conn.execute(select(func.count()).where(pending)).scalar_one()
-            screened = conn.execute(
-                select(func.count())
-                .select_from(outcomes.join(decisions, outcomes.c.parcel_id == decisions.c.parcel_id))
-                .where(decisions.c.hub_id == hub_id, outcomes.c.source == "xray", outcomes.c.recorded_at >= since)
+            recent = select(outcomes.c.parcel_id).where(outcomes.c.source == "xray", outcomes.c.recorded_at >= since)
+            screened = conn.execute(  # the outcomes first, then their parcels by key (see ``pace``)
+                select(func.count()).where(decisions.c.hub_id == hub_id,
+                                           decisions.c.parcel_id.in_(recent.scalar_subquery()))
             ).scalar_one()
         return HubHour(waiting=int(waiting), held=int(total - waiting), flagged=self.flagged_since(hub_id, since),
                        screened=int(screened))
@@ -109,17 +115,19 @@ class Queue(Repository):
         (when it was flagged) and X-ray outcomes recorded in the last hour."""
         now = now or datetime.now(UTC)
         with self.engine.connect() as conn:
-            oldest = conn.execute(
-                select(decisions.c.hub_id, func.min(decisions.c.decided_at).label("since"))
-                .where(decisions.c.status == "pending", claim_free(now)).group_by(decisions.c.hub_id)
-            ).all()
+            hubs = conn.execute(select(decisions.c.hub_id).where(decisions.c.status == "pending").distinct()).scalars()
+            # One hub at a time: (hub_id, status) leads the queue index, so only that hub's waiting rows are read.
+            oldest = [(hub, conn.execute(select(func.min(decisions.c.decided_at)).where(
+                decisions.c.hub_id == hub, decisions.c.status == "pending", claim_free(now))).scalar_one())
+                for hub in list(hubs)]
+            # The hour's outcomes first, then their parcels by key: a join let SQLite walk every decision instead.
+            recent = select(outcomes.c.parcel_id).where(outcomes.c.source == "xray",
+                                                        outcomes.c.recorded_at >= now - timedelta(hours=1))
             screened = conn.execute(
                 select(decisions.c.hub_id, func.count().label("n"))
-                .select_from(outcomes.join(decisions, outcomes.c.parcel_id == decisions.c.parcel_id))
-                .where(outcomes.c.source == "xray", outcomes.c.recorded_at >= now - timedelta(hours=1))
-                .group_by(decisions.c.hub_id)
+                .where(decisions.c.parcel_id.in_(recent.scalar_subquery())).group_by(decisions.c.hub_id)
             ).all()
-        since = {row.hub_id: as_utc(row.since) for row in oldest}
+        since = {hub: as_utc(at) for hub, at in oldest if at is not None}
         counts = {row.hub_id: int(row.n) for row in screened}
         return [HubPace(hub, since.get(hub), counts.get(hub, 0)) for hub in sorted({*since, *counts})]
 

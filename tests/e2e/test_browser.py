@@ -259,7 +259,7 @@ def test_each_role_sees_its_menu_hub_times_and_plain_errors(site: Site, browser:
     expect(page.locator(".decision")).to_contain_text("highest of")
     expect(page.locator(".decision")).to_contain_text("CST (UTC+8)")
     expect(page.locator(".decision")).not_to_contain_text("Selection probability")
-    page.goto(f"{base}/parcels/NO-SUCH-PARCEL")
+    page.goto(f"{base}/no/such/page")  # an error no route handled: the page still knows who is signed in
     expect(page.locator("h1")).to_have_text("Not found")
     expect(page.locator(".who button")).to_have_text("Sign out")
     expect(page.locator("nav.main a").first).to_have_text("Queue")
@@ -279,8 +279,15 @@ def test_each_role_sees_its_menu_hub_times_and_plain_errors(site: Site, browser:
     expect(meilan).to_contain_text("CST (UTC+8)")
     page.goto(f"{base}/parcels/{parcel}")
     expect(page.locator(".decision")).to_contain_text("Selection probability")
+    page.set_viewport_size({"width": 800, "height": 800})  # the Models table is wider than its card here
     page.goto(f"{base}/analyst/models")
     expect(page.locator("nav.main a[aria-current=page]")).to_have_text("Models")
+    versions = page.locator(".scroll").first
+    expect(page.locator(".scroll-hint").first).to_be_visible()
+    expect(versions).to_have_class("scroll more")
+    versions.evaluate("box => box.scrollTo({left: box.scrollWidth})")
+    expect(versions).to_have_class("scroll")  # at the end: nothing more out of sight
+    expect(page.locator("th", has_text="latest drift report")).to_be_in_viewport()
     page.locator(".who button").click()
 
     sign_in(page, base, "key-admin")

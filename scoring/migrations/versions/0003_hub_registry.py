@@ -1,4 +1,4 @@
-"""hub registry: hubs as reference data (id, name, time zone, default capacity)
+"""hub registry: hubs as reference data (id, name, time zone, default capacity); an index for a hub's day of scores
 
 Revision ID: 0003
 Revises: 0002
@@ -29,7 +29,9 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("hub_id", name=op.f("pk_hubs")),
     )
+    op.create_index("ix_decisions_hub_day", "decisions", ["hub_id", "accepted_at", "score"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_decisions_hub_day", table_name="decisions")
     op.drop_table("hubs")
