@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from models.manifest import ID_PATTERN
 from parcelguard.errors import ConfigError, ParcelGuardError
@@ -38,16 +38,24 @@ class UnknownHub(ParcelGuardError):
     """A hub id that is not in a non-empty registry."""
 
 
-class HubSpec(BaseModel):
-    """A hub as an admin or the config file gives it; the time zone must be a real IANA name."""
+def a_number(value: object) -> object:
+    """Neither ``true`` nor ``"30"`` is the number 30 (pydantic's lax mode takes both); 30.0 is."""
+    if isinstance(value, bool | str):
+        raise ValueError("must be a number, not text or true/false")
+    return value
+
+
+class HubFields(BaseModel):
+    """What an admin says about a hub (the API's body; the id is in the address). The time zone must be a real
+    IANA name: the schema lists them, so a client can tell a valid request without sending it."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    hub_id: Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN, examples=["HAK-MEILAN"])]
-    name: Annotated[str, Field(min_length=1, max_length=128, examples=["Haikou Meilan"])]
-    time_zone: Annotated[str, Field(max_length=64, examples=["Asia/Shanghai"])] = DEFAULT_TIME_ZONE
-    default_capacity: Annotated[int | None, Field(ge=1, le=100_000,
-                                                  description="X-ray parcels per hour where none is set")] = None
+    name: Annotated[str, Field(min_length=1, max_length=128, pattern=r"\S", examples=["Haikou Meilan"])]
+    time_zone: Annotated[str, Field(max_length=64, examples=["Asia/Shanghai"],
+                                    json_schema_extra={"enum": sorted(available_timezones())})] = DEFAULT_TIME_ZONE
+    default_capacity: Annotated[int | None, Field(ge=1, le=100_000, description="X-ray parcels per hour where none "
+                                                  "is set"), BeforeValidator(a_number)] = None
 
     @field_validator("time_zone")
     @classmethod
@@ -55,6 +63,12 @@ class HubSpec(BaseModel):
         if value not in available_timezones():
             raise ValueError(f"{value!r} is not an IANA time zone; use a name such as Asia/Shanghai or UTC")
         return value
+
+
+class HubSpec(HubFields):
+    """A hub as the config file, the CLI or ``make up`` gives it: its id and what an admin would say about it."""
+
+    hub_id: Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN, examples=["HAK-MEILAN"])]
 
     def row(self) -> Hub:
         return Hub(self.hub_id, self.name, self.time_zone, self.default_capacity)

@@ -29,7 +29,8 @@ def read_capacities(store: StoreDep, settings: SettingsDep, user: Admin) -> list
     return [_view(store, settings, hub) for hub in sorted({*known, *capacity.in_force(store, settings)})]
 
 
-@router.put("/{hub_id}", response_model=CapacityView, summary="Set a hub's X-ray parcels per hour")
+@router.put("/{hub_id}", response_model=CapacityView, responses=problems(404),
+            summary="Set a hub's X-ray parcels per hour")
 def set_capacity(
     hub_id: HubPath, body: CapacityIn, store: StoreDep, settings: SettingsDep, user: Admin
 ) -> CapacityView:
@@ -37,7 +38,7 @@ def set_capacity(
     A hub the registry does not list is refused (while it lists any)."""
     try:
         hubs.check(store, hub_id)
-    except hubs.UnknownHub as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    except hubs.UnknownHub as exc:  # the hub it names does not exist: 404, as for any missing resource
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     store.capacity.set(hub_id, body.per_hour, actor=user.name)
     return _view(store, settings, hub_id)

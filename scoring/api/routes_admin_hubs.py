@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter
 
 from scoring import hubs
 from scoring.api.deps import Admin, AllHubs, HubPath, StoreDep
@@ -25,13 +25,10 @@ def read_registry(store: StoreDep, user: AllHubs) -> list[HubView]:
 
 @router.put("/api/admin/hubs/{hub_id}", response_model=HubView,
             summary="Register a hub, or change its name, time zone or default capacity")
-def save_hub(hub_id: HubPath, body: hubs.HubSpec, store: StoreDep, user: Admin) -> HubView:
-    """The body's ``hub_id`` must match the path's. Keys, capacities and manifests for a hub are refused while
-    the registry lists hubs and this one is not among them."""
-    if body.hub_id != hub_id:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"the body names hub {body.hub_id!r} but the address names {hub_id!r}: make them agree")
-    store.hubs.save(body.row(), actor=user.name)
+def save_hub(hub_id: HubPath, body: hubs.HubFields, store: StoreDep, user: Admin) -> HubView:
+    """Keys, capacities and manifests for a hub are refused while the registry lists hubs and this one is not
+    among them."""
+    store.hubs.save(hubs.HubSpec(hub_id=hub_id, **body.model_dump()).row(), actor=user.name)
     saved = store.hubs.get(hub_id)
     assert saved is not None  # just written
     return hub_view(saved)

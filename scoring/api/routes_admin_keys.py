@@ -21,7 +21,7 @@ def read_keys(store: StoreDep, user: Admin) -> list[KeyView]:
     return [KeyView.model_validate(k, from_attributes=True) for k in store.access.list_keys()]
 
 
-@router.post("/keys", status_code=201, response_model=KeyIssued, responses=problems(409),
+@router.post("/keys", status_code=201, response_model=KeyIssued, responses=problems(404, 409),
              summary="Issue an API key; the key is in this response only")
 def create_key(body: KeyIn, store: StoreDep, user: Admin) -> KeyIssued:
     existing = store.access.key(body.name)
@@ -31,8 +31,8 @@ def create_key(body: KeyIn, store: StoreDep, user: Admin) -> KeyIssued:
     if body.hub_id is not None:
         try:
             hubs.check(store, body.hub_id)
-        except hubs.UnknownHub as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+        except hubs.UnknownHub as exc:  # the hub it names does not exist: 404, as for any missing resource
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     token = secrets.token_urlsafe(24)
     store.access.add_key(body.name, body.role, token, body.hub_id, actor=user.name)
     issued = store.access.key(body.name)

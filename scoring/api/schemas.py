@@ -14,6 +14,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, 
 from models.manifest import Action, Reason, Why
 from models.pii import normalise
 from scoring.api.risk import RiskPlace
+from scoring.hubs import a_number
 
 Role = Literal["hub", "screener", "analyst", "admin"]
 ContrabandType = Literal["methamphetamine", "heroin", "ketamine", "ghb_liquid", "nitrous_oxide", "precursor", "other"]
@@ -339,7 +340,7 @@ class WatchlistResult(BaseModel):
 
 
 class CapacityIn(_In):
-    per_hour: Annotated[int, Field(ge=1, le=100_000), BeforeValidator(_not_a_bool)] | None = Field(
+    per_hour: Annotated[int, Field(ge=1, le=100_000), BeforeValidator(a_number)] | None = Field(
         description="X-ray parcels per hour; null returns to configured")
 
 
