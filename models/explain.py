@@ -52,9 +52,15 @@ def _found(label: str, none: str) -> Callable[[Values, str], str]:
     return _count(label, none, missing="not known", suffix="")
 
 
+def _days(n: float) -> str:
+    """``1 day``, ``3 days``, ``0 days``: counted as people say them."""
+    whole = round(n)
+    return f"{whole} day" if whole == 1 else f"{whole} days"
+
+
 def _age(v: Values, name: str) -> str:
     days = _f(v, name)
-    return "sender account opening date missing" if math.isnan(days) else f"sender account opened {days:.0f} days ago"
+    return "sender account opening date missing" if math.isnan(days) else f"sender account opened {_days(days)} ago"
 
 
 PHRASES: dict[str, Callable[[Values, str], str]] = {
@@ -65,7 +71,7 @@ PHRASES: dict[str, Callable[[Values, str], str]] = {
     "volume_l": lambda v, _: _density(v),
     "account_age_days": _age,
     "sender_account_days_known": lambda v, n: (
-        "sender account never seen before" if math.isnan(_f(v, n)) else f"sender account known for {_f(v, n):.0f} days"
+        "sender account never seen before" if math.isnan(_f(v, n)) else f"sender account known for {_days(_f(v, n))}"
     ),
     "id_verified": lambda v, n: "sender identity not verified" if _f(v, n) == 0 else "sender identity check",
     "hour_local": lambda v, n: f"accepted at {_f(v, n):02.0f}:00 local time",

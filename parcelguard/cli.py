@@ -35,11 +35,13 @@ log = logging.getLogger("parcelguard")
 
 def _store(settings: Settings) -> Store:
     # Imported here so that `parcelguard --help` stays fast.
+    from scoring import hubs
     from scoring.db import make_engine
     from scoring.store import Store
 
     store = Store(make_engine(settings.database_url))
     store.create_schema()
+    hubs.load_config(store, settings)  # PARCELGUARD_HUBS: every service sees the configured hubs from its start
     return store
 
 
@@ -554,9 +556,53 @@ def add_key(
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}")
     if role in ("screener", "hub") and not hub:
         raise typer.BadParameter(f"a {role} key works for one hub: give --hub")
+    from scoring import hubs
+
+    store = _store(get_settings())
+    if hub is not None:
+        try:
+            hubs.check(store, hub)
+        except hubs.UnknownHub as exc:
+            raise typer.BadParameter(str(exc), param_hint="--hub") from exc
     token = secrets.token_urlsafe(24)
-    _store(get_settings()).access.add_key(name, role, token, hub)
+    store.access.add_key(name, role, token, hub)
     sys.stdout.write(token + "\n")
+
+
+hub_app = typer.Typer(help="The hub registry: hubs as reference data (keys, capacities and manifests are checked "
+                           "against it).", no_args_is_help=True)
+app.add_typer(hub_app, name="hub")
+
+
+@hub_app.command("add")
+def hub_add(
+    hub_id: Annotated[str, typer.Argument(help="the hub id manifests carry, e.g. HAK-MEILAN")],
+    name: Annotated[str, typer.Option(help="a name people recognise")],
+    time_zone: Annotated[str, typer.Option(help="IANA time zone the hub's pages show")] = "UTC",
+    capacity: Annotated[int | None, typer.Option(help="default X-ray parcels per hour")] = None,
+) -> None:
+    """Register a hub (or update its name, time zone and default capacity)."""
+    from pydantic import ValidationError
+
+    from scoring.hubs import HubSpec
+
+    try:
+        spec = HubSpec(hub_id=hub_id, name=name, time_zone=time_zone, default_capacity=capacity)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise typer.BadParameter(str(first["msg"]).removeprefix("Value error, "),
+                                 param_hint="--" + str(first["loc"][0]).replace("_", "-")) from exc
+    _store(get_settings()).hubs.save(spec.row(), actor="cli")
+    console.print(f"hub {hub_id} registered ({name}, {time_zone}"
+                  + (f", {capacity} per hour" if capacity else "") + ")")
+
+
+@hub_app.command("list")
+def hub_list() -> None:
+    """Print the registered hubs."""
+    for hub in _store(get_settings()).hubs.all():
+        capacity = f"{hub.default_capacity}/h" if hub.default_capacity else "-"
+        sys.stdout.write(f"{hub.hub_id}\t{hub.name}\t{hub.time_zone}\t{capacity}\n")
 
 
 @app.command()

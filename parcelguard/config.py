@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     )
     capacity_share: float = Field(default=0.05, gt=0, le=1)
     hub_capacity_per_hour: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
+    hubs: Path | None = None  # a JSON file of registered hubs (id, name, time zone, default capacity)
     exploration_share: float = Field(default=0.1, ge=0, lt=1)
     burst_hours: float = Field(default=24.0, gt=0, le=168)  # unused X-ray capacity a hub's queue carries
     watchlist_path: Path | None = None  # filled in below: a file under the data dir, so the watch-list works as shipped

@@ -27,10 +27,12 @@ from rich.console import Console
 from models import registry
 from parcelguard.config import DEV_HASH_KEY, MAKE_A_KEY, Settings
 from parcelguard.demo import clock as demo_clock
+from parcelguard.demo import hubs as demo_hubs
 from parcelguard.demo.feed import WORLD_DAYS, FeedCursor, LiveFeed, TruthBook
 from parcelguard.demo.keys import DemoKey, ensure_keys
 from parcelguard.demo.retraining import retrain_loop
 from parcelguard.demo.stations import XrayStation
+from scoring import hubs
 from scoring.api.app import create_app
 from scoring.api.routes_health import metrics_registry
 from scoring.db import make_engine
@@ -182,6 +184,8 @@ def run_all(settings: Settings, console: Console, options: DemoOptions) -> None:
 
     store = Store(make_engine(settings.database_url))
     store.create_schema()
+    hubs.load_config(store, settings)
+    demo_hubs.register(store, capacities)  # before the keys: a screener key names a registered hub
     port = int(urlparse(f"//{settings.kafka_bootstrap}").port or 19092)
     broker = EmbeddedBroker(port=port, log_path=settings.data_dir / "broker.log").start()
     parts: list[_Part] = []

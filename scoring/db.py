@@ -58,6 +58,8 @@ decisions = Table(
     Column("claim_expires_at", DateTime(timezone=True)),
     Index("ix_decisions_queue", "hub_id", "status", "action", "score"),
     Index("ix_decisions_accepted", "accepted_at"),
+    # A hub's day of scores, read from the index alone: the rank a screener sees ("3rd highest of 412 today").
+    Index("ix_decisions_hub_day", "hub_id", "accepted_at", "score"),
 )
 
 outcomes = Table(
@@ -131,6 +133,20 @@ hub_capacity = Table(
     metadata,
     Column("hub_id", String(64), primary_key=True),
     Column("per_hour", Integer, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+# The hub registry: reference data every hub id is checked against (keys, capacities, manifests), with the
+# hub's own time zone for the pages and a default X-ray capacity (PARCELGUARD_HUBS, the admin page, the CLI).
+hubs = Table(
+    "hubs",
+    metadata,
+    Column("hub_id", String(64), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("default_capacity", Integer),
     Column("updated_by", String(64), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -34,9 +34,10 @@ from models import topics
 from models.manifest import Decision, Manifest
 from parcelguard.errors import ParcelGuardError
 from scoring.engine import Scorer
+from scoring.hubs import RegistryCache
 from scoring.store import Store
 from streams import clients, deadletter, poison
-from streams.validate import PARCEL_ID_CONFLICT, REFUSED, Rejected, parse_manifest
+from streams.validate import PARCEL_ID_CONFLICT, REFUSED, UNKNOWN_HUB, Rejected, parse_manifest
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
@@ -95,6 +96,7 @@ class StreamScorer:
     ) -> None:
         self.scorer = scorer
         self.store = store
+        self.hubs = RegistryCache(store)  # manifests from hubs the registry does not list are dead-lettered
         self.bootstrap = bootstrap
         self.group_id = group_id
         self.max_manifest_bytes = max_manifest_bytes
@@ -216,6 +218,9 @@ class StreamScorer:
             batch.valid, batch.rejected = [], []
             for record in (r for records in batch.polled.values() for r in records):
                 parsed = parse_manifest(record.value, self.max_manifest_bytes)
+                if not isinstance(parsed, Rejected) and not self.hubs.accepts(parsed[0].hub_id):
+                    parsed = Rejected(f"hub_id {parsed[0].hub_id!r} is not a registered hub: register it, or fix "
+                                      "the hub's feed", UNKNOWN_HUB)
                 if isinstance(parsed, Rejected):
                     batch.rejected.append((record, parsed))
                 else:

@@ -26,8 +26,9 @@ INVALID_FIELD = "invalid_field"
 # and a parcel id already decided for another hub.
 REFUSED = "unprocessable"
 PARCEL_ID_CONFLICT = "parcel_id_conflict"
+UNKNOWN_HUB = "unknown_hub"  # a hub the (non-empty) hub registry does not list (scoring.hubs)
 CODES = (EMPTY, OVERSIZE, INVALID_JSON, NOT_OBJECT, UNKNOWN_SCHEMA, MISSING_FIELD, INVALID_FIELD, REFUSED,
-         PARCEL_ID_CONFLICT)
+         PARCEL_ID_CONFLICT, UNKNOWN_HUB)
 
 
 @dataclass(frozen=True, slots=True)

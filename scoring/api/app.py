@@ -18,7 +18,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from parcelguard import __version__
 from parcelguard.config import Settings
 from scoring.api import (
+    messages,
     routes_admin_capacity,
+    routes_admin_hubs,
     routes_admin_keys,
     routes_admin_watchlist,
     routes_auth,
@@ -30,6 +32,7 @@ from scoring.api import (
 from scoring.api.guards import BodyLimit, SameSiteCookiePosts, SecurityHeaders
 from scoring.api.schemas import Problem
 from scoring.api.throttle import SignInThrottle
+from scoring.localtime import at_hub
 from scoring.store import Store
 
 log = logging.getLogger(__name__)
@@ -109,7 +112,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
             {"name": "screening", "description": "hub queues, claims, outcomes, late labels, one parcel"},
             {"name": "search", "description": "find parcels by waybill number"},
             {"name": "auth", "description": "who am I; bearer tokens"},
-            {"name": "admin", "description": "keys, watch-list, hub capacity, audit log"},
+            {"name": "admin", "description": "keys, watch-list, the hub registry, hub capacity, audit log"},
             {"name": "health", "description": "liveness and readiness"},
         ],
     )
@@ -124,11 +127,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _explain_422(request: Request, exc: RequestValidationError) -> Response:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"] if p != "body") or "body"
-            problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
-        message = "; ".join(problems)
+        message = messages.explain(exc.errors())
         if _wants_page(request):
             return routes_pages.error_page(request, 422, message)
         return JSONResponse(status_code=422, content={"detail": message})
@@ -167,11 +166,14 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
 
     for router in (routes_health.router, routes_auth.router, routes_parcels.router, routes_search.router,
                    routes_admin_keys.router, routes_admin_watchlist.router, routes_admin_capacity.router,
+                   routes_admin_hubs.router,
                    routes_pages.router):
         app.include_router(router)
     from scoring.api import routes_analyst  # imported here: it pulls in matplotlib and the monitoring code
 
     app.include_router(routes_analyst.router)
+    # The layout's time filter on the analyst pages too: the models page labels its times UTC.
+    routes_analyst.templates.env.filters.setdefault("at_hub", at_hub)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

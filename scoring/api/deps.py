@@ -56,6 +56,11 @@ class Principal:
     def sees_party_hashes(self) -> bool:
         return self.role in SEES_PARTY_HASHES
 
+    @property
+    def sees_raw_risk(self) -> bool:
+        """The model's score and the selection probability: figures for analysts; screeners get the rank."""
+        return self.role in ALL_HUBS
+
 
 def get_store(request: Request) -> Store:
     store: Store = request.app.state.store

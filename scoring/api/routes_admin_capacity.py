@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, status
 
 from parcelguard.config import Settings
+from scoring import capacity, hubs
 from scoring.api.deps import Admin, HubPath, SettingsDep, StoreDep
 from scoring.api.schemas import CapacityIn, CapacityView, problems
 from scoring.store import Store
@@ -13,24 +14,31 @@ router = APIRouter(prefix="/api/admin/capacity", tags=["admin"], responses=probl
 
 
 def _view(store: Store, settings: Settings, hub_id: str) -> CapacityView:
+    configured = capacity.configured(store, settings).get(hub_id)
     override = store.capacity.overrides().get(hub_id)
     if override:
-        return CapacityView(hub_id=hub_id, per_hour=override.per_hour, source="admin",
+        return CapacityView(hub_id=hub_id, per_hour=override.per_hour, source="admin", configured=configured,
                             updated_by=override.updated_by, updated_at=override.updated_at)
-    configured = settings.hub_capacity_per_hour.get(hub_id)
-    return CapacityView(hub_id=hub_id, per_hour=configured, source="configured" if configured else "none")
+    return CapacityView(hub_id=hub_id, per_hour=configured, source="configured" if configured else "none",
+                        configured=configured)
 
 
-@router.get("", response_model=list[CapacityView], summary="Capacity per hour of every hub that has one")
+@router.get("", response_model=list[CapacityView], summary="Capacity per hour of every registered or configured hub")
 def read_capacities(store: StoreDep, settings: SettingsDep, user: Admin) -> list[CapacityView]:
-    hubs = sorted({*settings.hub_capacity_per_hour, *store.capacity.overrides()})
-    return [_view(store, settings, hub) for hub in hubs]
+    known = {hub.hub_id for hub in store.hubs.all()}
+    return [_view(store, settings, hub) for hub in sorted({*known, *capacity.in_force(store, settings)})]
 
 
-@router.put("/{hub_id}", response_model=CapacityView, summary="Set a hub's X-ray parcels per hour")
+@router.put("/{hub_id}", response_model=CapacityView, responses=problems(404),
+            summary="Set a hub's X-ray parcels per hour")
 def set_capacity(
     hub_id: HubPath, body: CapacityIn, store: StoreDep, settings: SettingsDep, user: Admin
 ) -> CapacityView:
-    """Queue pages use it at once and scorers within seconds. ``per_hour: null`` goes back to the configured figure."""
+    """Queue pages use it at once and scorers within seconds. ``per_hour: null`` goes back to the configured figure.
+    A hub the registry does not list is refused (while it lists any)."""
+    try:
+        hubs.check(store, hub_id)
+    except hubs.UnknownHub as exc:  # the hub it names does not exist: 404, as for any missing resource
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     store.capacity.set(hub_id, body.per_hour, actor=user.name)
     return _view(store, settings, hub_id)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
+from scoring import hubs
 from scoring.api.deps import Admin, StoreDep
 from scoring.api.schemas import AuditEntry, KeyIn, KeyIssued, KeyView, problems
 
@@ -20,13 +21,18 @@ def read_keys(store: StoreDep, user: Admin) -> list[KeyView]:
     return [KeyView.model_validate(k, from_attributes=True) for k in store.access.list_keys()]
 
 
-@router.post("/keys", status_code=201, response_model=KeyIssued, responses=problems(409),
+@router.post("/keys", status_code=201, response_model=KeyIssued, responses=problems(404, 409),
              summary="Issue an API key; the key is in this response only")
 def create_key(body: KeyIn, store: StoreDep, user: Admin) -> KeyIssued:
     existing = store.access.key(body.name)
     if existing is not None and existing.active:
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"an active key named {body.name!r} exists: revoke it first or choose another name")
+    if body.hub_id is not None:
+        try:
+            hubs.check(store, body.hub_id)
+        except hubs.UnknownHub as exc:  # the hub it names does not exist: 404, as for any missing resource
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     token = secrets.token_urlsafe(24)
     store.access.add_key(body.name, body.role, token, body.hub_id, actor=user.name)
     issued = store.access.key(body.name)

@@ -6,15 +6,18 @@ Signing in exchanges the key for a session token (stored hashed) in an HttpOnly,
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from scoring import hubs
 from scoring.api import routes_search, views
 from scoring.api.deps import (
     ID_PATTERN,
@@ -30,11 +33,15 @@ from scoring.api.deps import (
 from scoring.api.routes_auth import TOKEN_TTL
 from scoring.api.schemas import ContrabandType, SearchHit
 from scoring.api.throttle import SignInThrottle
+from scoring.localtime import at_hub, zone_label
 from scoring.store import Store
 from scoring.store.rows import KeyHolder
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+templates.env.filters["at_hub"] = at_hub  # "2026-11-27 14:05 CST (UTC+8)": every time shown names its zone
+STATIC = Path(__file__).resolve().parent.parent / "static"
+log = logging.getLogger(__name__)
 SEARCH_PAGE = 50
 CONTRABAND_TYPES: tuple[str, ...] = ContrabandType.__args__  # type: ignore[attr-defined]
 
@@ -51,9 +58,23 @@ def login_url(request: Request) -> str:
     return "/" if target == "/" else f"/?next={quote(target)}"
 
 
-def error_page(request: Request, code: int, message: str, user: Principal | None = None) -> HTMLResponse:
-    return templates.TemplateResponse(request, "error.html", {"code": code, "message": message, "user": user},
+def error_page(request: Request, code: int, message: str, user: Principal | KeyHolder | None = None) -> HTMLResponse:
+    """The error inside the layout, with the signed-in person's menu and Sign out (found from the cookie when the
+    error came before any route did, e.g. a 404 or a 422 on a page's query)."""
+    if user is None:
+        try:
+            user = _signed_in(request, request.app.state.store)
+        except Exception as exc:  # the database being away is no reason to hide the error being shown
+            log.warning("could not tell who is signed in for an error page", extra={"error": type(exc).__name__})
+    return templates.TemplateResponse(request, "error.html", {"code": code, "message": message, "user": user,
+                                                              "home": home_for(user) if user else "/"},
                                       status_code=code)
+
+
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -113,11 +134,14 @@ def logout(request: Request, store: StoreDep) -> Response:
 
 
 @router.get("/hubs/{hub_id}/queue", response_class=HTMLResponse)
-def queue_page(hub_id: HubPath, request: Request, user: CurrentUser) -> HTMLResponse:
+def queue_page(hub_id: HubPath, request: Request, store: StoreDep, user: CurrentUser) -> HTMLResponse:
     check_hub(user, hub_id)
+    hub = store.hubs.get(hub_id)
+    zone = hubs.zone(hub)
     return templates.TemplateResponse(request, "queue.html", {
-        "hub_id": hub_id, "user": user, "nav": "queue", "contraband_types": CONTRABAND_TYPES,
-        "can_screen": user.role in ("screener", "admin"),
+        "hub_id": hub_id, "hub_name": hub.name if hub else None, "time_zone": str(zone),
+        "zone_label": zone_label(zone), "user": user, "nav": "queue", "contraband_types": CONTRABAND_TYPES,
+        "can_screen": user.role in ("screener", "admin"), "raw_risk": user.sees_raw_risk,
     })
 
 
@@ -154,9 +178,10 @@ def parcel_page(parcel_id: ParcelPath, request: Request, store: StoreDep, user: 
         return error_page(request, 404, f"No decision for parcel {parcel_id}. Check the waybill number or search "
                                         "by its first characters.", user)
     check_hub(user, row.hub_id)
-    view = views.parcel_view(row, store, show_parties=user.sees_party_hashes)
+    view = views.parcel_view(row, store, show_parties=user.sees_party_hashes, raw=user.sees_raw_risk)
     return templates.TemplateResponse(request, "parcel.html", {
-        "user": user, "nav": "search", "p": view, "contraband_types": CONTRABAND_TYPES,
+        "user": user, "nav": "search", "p": view, "zone": ZoneInfo(view.time_zone),
+        "contraband_types": CONTRABAND_TYPES,
         "can_label": user.role in ("screener", "analyst", "admin") and view.status != "pending",
     })
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from models.manifest import Decision, Outcome
+from scoring import capacity, hubs
 from scoring.api import views
 from scoring.api.deps import (
     AllHubs,
@@ -23,6 +24,7 @@ from scoring.api.deps import (
     addressable,
     check_hub,
 )
+from scoring.api.risk import HubDays
 from scoring.api.schemas import (
     ClaimResult,
     HubSummary,
@@ -30,11 +32,13 @@ from scoring.api.schemas import (
     OutcomeIn,
     OutcomeView,
     ParcelView,
+    QueueItem,
     QueueView,
     problems,
 )
+from scoring.localtime import zone_label
 from scoring.store import Store
-from scoring.store.rows import HubLoad, StoredDecision
+from scoring.store.rows import HubLoad, HubPace, StoredDecision
 
 router = APIRouter(prefix="/api", tags=["screening"], responses=problems(400, 401, 403, 422))
 CLOCK_SKEW = timedelta(minutes=5)
@@ -51,6 +55,15 @@ def _parcel(store: Store, parcel_id: str, user: Principal) -> StoredDecision:
                             f"no decision for parcel {parcel_id!r}: check the waybill number, or search by its start")
     check_hub(user, row.hub_id)
     return row
+
+
+def _days(store: Store, hub_id: str, now: datetime, rows: list[StoredDecision]) -> HubDays:
+    """The hub's days (in its own time zone) these parcels were accepted on, to rank each within its day."""
+    return HubDays(store, hub_id, hubs.zone(store.hubs.get(hub_id)), rows, now)
+
+
+def _claimed(store: Store, row: StoredDecision, user: Principal, now: datetime) -> QueueItem:
+    return views.queue_item(row, now, _days(store, row.hub_id, now, [row]), user.sees_raw_risk)
 
 
 def _late(parcel_id: str) -> str:
@@ -77,14 +90,17 @@ def read_queue(
     now = datetime.now(UTC)
     hour = _hour_start(now)
     counts = store.queue.hub_hour(hub_id, hour, now)
-    capacity = views.capacity_for(store, settings, hub_id)
+    per_hour = views.capacity_for(store, settings, hub_id)
+    waiting, mine = store.queue.waiting(hub_id, limit, now), store.queue.held_by(user.name, hub_id, now)
+    days = _days(store, hub_id, now, [*waiting, *mine])
+    raw = user.sees_raw_risk
     return QueueView(
         hub_id=hub_id, generated_at=now,
-        items=[views.queue_item(row, now) for row in store.queue.waiting(hub_id, limit, now)],
-        mine=[views.queue_item(row, now) for row in store.queue.held_by(user.name, hub_id, now)],
+        items=[views.queue_item(row, now, days, raw) for row in waiting],
+        mine=[views.queue_item(row, now, days, raw) for row in mine],
         waiting=counts.waiting, held=counts.held, hour_started_at=hour,
         flagged_this_hour=counts.flagged, screened_this_hour=counts.screened,
-        capacity_per_hour=capacity, capacity_used=counts.flagged / capacity if capacity else None,
+        capacity_per_hour=per_hour, capacity_used=counts.flagged / per_hour if per_hour else None,
         claim_ttl_s=settings.claim_ttl_seconds,
     )
 
@@ -93,13 +109,26 @@ def read_queue(
 def read_hubs(store: StoreDep, settings: SettingsDep, user: AllHubs) -> list[HubSummary]:
     now = datetime.now(UTC)
     known = {h.hub_id: h for h in store.queue.hubs_overview(_hour_start(now), now)}
-    for hub_id in [*settings.hub_capacity_per_hour, *store.capacity.overrides()]:
+    registry = {hub.hub_id: hub for hub in store.hubs.all()}
+    pace = {p.hub_id: p for p in store.queue.pace(now)}
+    for hub_id in [*capacity.in_force(store, settings), *registry, *pace]:
         known.setdefault(hub_id, HubLoad(hub_id))
+    per_hour = capacity.in_force(store, settings)
     # Only hubs the API can address: a hub id its own path rule refuses (stored before intake checked the
     # pattern) would be listed with a queue nobody can open.
-    return [HubSummary(hub_id=h.hub_id, waiting=h.waiting, held=h.held, flagged_this_hour=h.flagged,
-                       capacity_per_hour=views.capacity_for(store, settings, h.hub_id))
-            for h in sorted(known.values(), key=lambda h: h.hub_id) if addressable(h.hub_id)]
+    summaries = []
+    for h in sorted(known.values(), key=lambda h: h.hub_id):
+        if not addressable(h.hub_id):
+            continue
+        hub, line = registry.get(h.hub_id), pace.get(h.hub_id, HubPace(h.hub_id))
+        zone = hubs.zone(hub)
+        oldest = line.oldest_waiting_since
+        summaries.append(HubSummary(
+            hub_id=h.hub_id, name=hub.name if hub else None, time_zone=str(zone), zone_label=zone_label(zone, now),
+            waiting=h.waiting, held=h.held, flagged_this_hour=h.flagged, capacity_per_hour=per_hour.get(h.hub_id),
+            oldest_waiting_s=max(0.0, (now - oldest).total_seconds()) if oldest else None,
+            screened_last_hour=line.screened_last_hour))
+    return summaries
 
 
 @router.post("/parcels/{parcel_id}/claim", response_model=ClaimResult, responses=problems(404, 409),
@@ -116,8 +145,8 @@ def claim_parcel(parcel_id: ParcelPath, store: StoreDep, settings: SettingsDep, 
     if not store.claims.claim(parcel_id, user.name, ttl, now):
         holder = (store.decisions.get(parcel_id) or row).holder(now) or "someone else"
         raise HTTPException(status.HTTP_409_CONFLICT, f"parcel {parcel_id} is held by {holder}: take another one")
-    return ClaimResult(parcel=views.queue_item(store.decisions.get(parcel_id) or row, now), claimed_by=user.name,
-                       expires_at=now + ttl)
+    return ClaimResult(parcel=_claimed(store, store.decisions.get(parcel_id) or row, user, now),
+                       claimed_by=user.name, expires_at=now + ttl)
 
 
 @router.post("/hubs/{hub_id}/claim-next", response_model=ClaimResult, responses=problems(404),
@@ -130,7 +159,7 @@ def claim_next(hub_id: HubPath, store: StoreDep, settings: SettingsDep, user: Sc
     row = store.decisions.get(parcel_id) if parcel_id else None
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no flagged parcel is waiting at {hub_id}: the queue is empty")
-    return ClaimResult(parcel=views.queue_item(row, now), claimed_by=user.name, expires_at=now + ttl)
+    return ClaimResult(parcel=_claimed(store, row, user, now), claimed_by=user.name, expires_at=now + ttl)
 
 
 @router.delete("/parcels/{parcel_id}/claim", status_code=204, response_class=Response, responses=problems(404, 409),
@@ -192,7 +221,7 @@ def read_parcel(parcel_id: ParcelPath, store: StoreDep, user: CurrentUser) -> Pa
     """Every role may read its hub's parcels. The parties' keyed hashes are shown to analysts and admins only;
     clear personal data is never stored, so it is never shown."""
     row = _parcel(store, parcel_id, user)
-    view = views.parcel_view(row, store, show_parties=user.sees_party_hashes)
+    view = views.parcel_view(row, store, show_parties=user.sees_party_hashes, raw=user.sees_raw_risk)
     if user.role == "hub":  # a hub system needs the decision, not the staff's notes
         view.outcomes = [o.model_copy(update={"note": None}) for o in view.outcomes]
     return view

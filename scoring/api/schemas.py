@@ -13,6 +13,8 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, 
 
 from models.manifest import Action, Reason, Why
 from models.pii import normalise
+from scoring.api.risk import RiskPlace
+from scoring.hubs import a_number
 
 Role = Literal["hub", "screener", "analyst", "admin"]
 ContrabandType = Literal["methamphetamine", "heroin", "ketamine", "ghb_liquid", "nitrous_oxide", "precursor", "other"]
@@ -94,8 +96,12 @@ class QueueItem(BaseModel):
     hub_id: str
     why: Why
     why_text: str = Field(description="why it was flagged, in plain words")
-    score: float | None = Field(description="model risk (calibrated probability of contraband); null without a model")
-    propensity: float = Field(description="probability with which the policy chose this parcel for screening")
+    score: float | None = Field(description="model risk (calibrated probability of contraband); analysts and admins "
+                                            "only, null for other roles and without a model")
+    propensity: float | None = Field(description="probability with which the policy chose this parcel for "
+                                                 "screening; analysts and admins only")
+    risk: RiskPlace | None = Field(None, description="the parcel's place among its hub's parcels scored today")
+    high_risk: bool = Field(False, description="a hard-rule hit or in the hub's top 1% today (the busy line's count)")
     reasons: list[Reason] = Field(description="rule hit, exploration, or the model's strongest pushes, in words")
     accepted_at: datetime | None
     decided_at: datetime | None
@@ -179,8 +185,10 @@ class ParcelView(BaseModel):
     action: Action
     why: Why
     why_text: str
-    score: float | None
-    propensity: float
+    score: float | None = Field(description="model risk; analysts and admins only")
+    propensity: float | None = Field(description="selection probability; analysts and admins only")
+    risk: RiskPlace | None = Field(None, description="its place among its hub's parcels scored the same day")
+    time_zone: str = Field("UTC", description="the hub's time zone, in which the pages show its times")
     model_name: str | None
     model_version: str | None
     reasons: list[Reason] = Field(description="the explanation published with the decision")
@@ -215,10 +223,16 @@ class SearchResult(BaseModel):
 
 class HubSummary(BaseModel):
     hub_id: str
+    name: str | None = Field(None, description="from the hub registry")
+    time_zone: str = Field("UTC", description="the hub's time zone (UTC when it is not registered)")
+    zone_label: str = Field("UTC", description="e.g. CST (UTC+8)")
     waiting: int
     held: int
     flagged_this_hour: int
     capacity_per_hour: int | None
+    oldest_waiting_s: float | None = Field(None, description="age of the oldest flagged parcel nobody holds: the "
+                                                             "backlog's age")
+    screened_last_hour: int = Field(0, description="X-ray outcomes recorded in the last hour: the line's throughput")
 
 
 # --- admin ------------------------------------------------------------------------------------------
@@ -326,16 +340,30 @@ class WatchlistResult(BaseModel):
 
 
 class CapacityIn(_In):
-    per_hour: Annotated[int, Field(ge=1, le=100_000), BeforeValidator(_not_a_bool)] | None = Field(
+    per_hour: Annotated[int, Field(ge=1, le=100_000), BeforeValidator(a_number)] | None = Field(
         description="X-ray parcels per hour; null returns to configured")
 
 
 class CapacityView(BaseModel):
     hub_id: str
-    per_hour: int | None
+    per_hour: int | None = Field(description="the capacity in force")
     source: Literal["admin", "configured", "none"]
+    configured: int | None = Field(None, description="the capacity without the admin's figure (registry default or "
+                                                     "PARCELGUARD_HUB_CAPACITY_PER_HOUR): what null goes back to")
     updated_by: str | None = None
     updated_at: datetime | None = None
+
+
+class HubView(BaseModel):
+    """A registered hub, with its time zone's label as the pages print it."""
+
+    hub_id: str
+    name: str
+    time_zone: str
+    zone_label: str = Field(description="e.g. CST (UTC+8)")
+    default_capacity: int | None
+    updated_by: str
+    updated_at: datetime | None
 
 
 class AuditEntry(BaseModel):

@@ -13,7 +13,8 @@ from typing import Any
 from models.manifest import Reason
 from models.parties import PERSONAL_FIELDS
 from parcelguard.config import Settings
-from scoring import capacity
+from scoring import capacity, hubs
+from scoring.api.risk import HubDays
 from scoring.api.schemas import HistoryEntry, OutcomeView, ParcelFacts, ParcelView, QueueItem
 from scoring.store import Store
 from scoring.store.rows import AuditRecord, StoredDecision, StoredOutcome
@@ -103,11 +104,14 @@ def reasons(row: StoredDecision) -> list[Reason]:
     return kept
 
 
-def queue_item(row: StoredDecision, now: datetime) -> QueueItem:
+def queue_item(row: StoredDecision, now: datetime, days: HubDays | None = None, raw: bool = True) -> QueueItem:
+    """``raw``: the model's score and the selection probability (analysts, admins); everyone gets the rank."""
     decided = row.decided_at
+    place = days.place(row) if days is not None else None
     return QueueItem(
         parcel_id=row.parcel_id, hub_id=row.hub_id, why=row.why, why_text=why_text(row.action, row.why),
-        score=row.score, propensity=row.propensity, reasons=reasons(row),
+        score=row.score if raw else None, propensity=row.propensity if raw else None,
+        risk=place, high_risk=row.why == "rule" or bool(place and place.high), reasons=reasons(row),
         accepted_at=row.accepted_at, decided_at=decided,
         age_s=max(0.0, (now - decided).total_seconds()) if decided else 0.0,
         claimed_by=row.claimed_by, claim_expires_at=row.claim_expires_at,
@@ -151,10 +155,14 @@ def history(row: StoredDecision, audit: list[AuditRecord]) -> list[HistoryEntry]
     return entries
 
 
-def parcel_view(row: StoredDecision, store: Store, show_parties: bool) -> ParcelView:
+def parcel_view(row: StoredDecision, store: Store, show_parties: bool, raw: bool = True) -> ParcelView:
+    """``show_parties``: the parties' keyed hashes; ``raw``: score and selection probability (analysts, admins)."""
+    zone = hubs.zone(store.hubs.get(row.hub_id))
+    place = HubDays(store, row.hub_id, zone, [row]).place(row)
     return ParcelView(
-        parcel_id=row.parcel_id, hub_id=row.hub_id, action=row.action, why=row.why, score=row.score,
-        propensity=row.propensity, model_name=row.model_name, model_version=row.model_version,
+        parcel_id=row.parcel_id, hub_id=row.hub_id, action=row.action, why=row.why,
+        score=row.score if raw else None, propensity=row.propensity if raw else None, risk=place,
+        time_zone=str(zone), model_name=row.model_name, model_version=row.model_version,
         status=row.status, claimed_by=row.claimed_by, claim_expires_at=row.claim_expires_at,
         accepted_at=row.accepted_at, decided_at=row.decided_at,
         why_text=why_text(row.action, row.why),

@@ -8,6 +8,7 @@ typed rows (``scoring.store.rows``):
 - ``outcomes``: screening outcomes and late labels, crediting the parcel's entities
 - ``reads``: the log for training, evaluation and monitoring
 - ``access``: API keys, sessions and whom a token belongs to
+- ``hubs``: the hub registry (reference data every hub id is checked against)
 - ``alerts``, ``workers``, ``capacity``, ``audit``: operations
 """
 
@@ -19,6 +20,7 @@ from scoring.store.access import Access, token_digest
 from scoring.store.audit import AuditLog
 from scoring.store.claims import Claims
 from scoring.store.decisions import Decisions, EntityStats
+from scoring.store.hubs import Hubs
 from scoring.store.operations import Alerts, Capacity, Workers
 from scoring.store.outcomes import Outcomes
 from scoring.store.queue import Queue
@@ -43,6 +45,7 @@ class Store:
         self.alerts = Alerts(engine)
         self.workers = Workers(engine)
         self.capacity = Capacity(engine)
+        self.hubs = Hubs(engine)
         self.audit = AuditLog(engine)
 
     def create_schema(self) -> None:

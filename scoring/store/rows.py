@@ -125,6 +125,29 @@ class HubLoad:
     flagged: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class HubPace:
+    """How a hub's line keeps up: the oldest flagged parcel nobody holds, and X-ray outcomes in the last hour."""
+
+    hub_id: str
+    oldest_waiting_since: datetime | None = None
+    screened_last_hour: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreScale:
+    """A hub's scored parcels over a period, to place one parcel among them: how many, their mean score, and
+    the scores at or above a floor (the few that can outrank the parcels being placed), highest first."""
+
+    count: int
+    mean: float | None
+    top: tuple[float, ...] = ()
+
+    def rank(self, score: float) -> int:
+        """1 for the highest; parcels of equal score share the better rank."""
+        return 1 + sum(1 for s in self.top if s > score)
+
+
 # --- outcomes ---------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class StoredOutcome:
@@ -262,6 +285,18 @@ class CapacityOverride:
     per_hour: int
     updated_by: str
     updated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Hub:
+    """A registered hub: its id, name, IANA time zone and default X-ray parcels per hour (None: none set)."""
+
+    hub_id: str
+    name: str
+    time_zone: str
+    default_capacity: int | None = None
+    updated_by: str = "config"
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

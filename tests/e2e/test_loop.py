@@ -89,7 +89,9 @@ def test_manifests_to_decisions_to_outcomes_to_retrained_model(
     auth = {"Authorization": "Bearer secret-token"}
     hub = screened[0]["hub_id"]
     queue = client.get(f"/api/hubs/{hub}/queue", headers=auth).json()["items"]
-    assert queue and queue == sorted(queue, key=lambda i: (i["why"] != "rule", -(i["score"] or 0)))
+    # A screener sees each parcel's place in the hub's day, not the model's score: the queue follows it.
+    assert queue and all(i["score"] is None and i["propensity"] is None for i in queue)
+    assert queue == sorted(queue, key=lambda i: (i["why"] != "rule", i["risk"]["rank"] if i["risk"] else 10**9))
     for item, result in zip(queue[:2], ("contraband", "clear"), strict=False):
         assert client.post(f"/api/parcels/{item['parcel_id']}/claim", headers=auth).status_code == 200
         body = {"result": result, "contraband_type": "methamphetamine" if result == "contraband" else None}

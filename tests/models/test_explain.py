@@ -35,3 +35,9 @@ def test_field_stats_and_manifest_fields_read_as_counts_and_values() -> None:
     assert phrase("f:import_type", values) == "import type 11"
     assert phrase("f:sender.name", values) == "sender name (a personal field, hashed)"
     assert phrase("f:contents.hs_code[:4]", values) == "contents hs code (first 4) 0902"
+
+
+def test_day_counts_are_singular_for_one() -> None:
+    assert phrase("account_age_days", {"account_age_days": 1.0}) == "sender account opened 1 day ago"
+    assert phrase("account_age_days", {"account_age_days": 12.0}) == "sender account opened 12 days ago"
+    assert phrase("sender_account_days_known", {"sender_account_days_known": 1.0}) == "sender account known for 1 day"

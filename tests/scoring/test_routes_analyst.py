@@ -4,6 +4,7 @@ over HTTP, and in headless Chromium (``PARCELGUARD_SCREENSHOTS=DIR`` keeps the s
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,6 +81,7 @@ def test_model_view_shows_versions_promotions_and_what_is_live(client: TestClien
     assert page.status_code == 200
     assert 'data-alias="champion"' in page.text and "v1" in page.text and "kept as challenger" in page.text
     assert "promoted" in page.text and 'data-chart="versions"' in page.text
+    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d UTC</td>", page.text)  # registered: tied to no hub, so UTC, named
     data = client.get("/analyst/models.json", headers=_as("analyst")).json()
     assert data["live"] == {"champion": "1", "challenger": "2"}
     assert {v["version"]: v["promotion"]["promoted"] for v in data["versions"]} == {"1": True, "2": False}

@@ -13,13 +13,14 @@ from kafka import KafkaProducer
 
 from models import topics
 from scoring.store import Store
+from scoring.store.rows import Hub
 from streams import clients
 from streams.broker import EmbeddedBroker
 from streams.produce import publish
 from tests.factories import manifest
 from tests.kafka_helpers import read_topic
 from tests.streams.conftest import RunScorer
-from tests.streams.support import decisions_by_parcel, manifests, wait_until
+from tests.streams.support import HUBS, decisions_by_parcel, manifests, wait_until
 
 pytestmark = [pytest.mark.kafka]
 
@@ -36,6 +37,7 @@ POISON: list[tuple[str, bytes | None]] = [
                                              if k != "schema_version"})),
     ("empty", b""),
     ("empty", None),
+    ("unknown_hub", orjson.dumps(manifest(parcel_id="TYPOHUB", hub_id="HAK-MEILAM"))),  # one letter off
 ]
 
 
@@ -43,6 +45,8 @@ def test_every_kind_of_poison_is_dead_lettered_with_reason_and_original_bytes(
     broker: EmbeddedBroker, run_scorer: RunScorer, file_store: Store
 ) -> None:
     clients.ensure_topics(broker.bootstrap, partitions=1)  # one partition: the DLQ order follows the input
+    for hub in HUBS:  # a registry that lists hubs: a manifest from any other hub is dead-lettered
+        file_store.hubs.save(Hub(hub, hub, "Asia/Shanghai"), actor="test")
     good = manifests(60, prefix="OK")
     producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
     for i, item in enumerate(good):
@@ -65,7 +69,8 @@ def test_every_kind_of_poison_is_dead_lettered_with_reason_and_original_bytes(
         assert int(headers["source_offset"]) >= 0
         assert record.value == (original or b"")  # the original bytes, untouched
     reasons = " | ".join(dict(r.headers)["reason"].decode() for r in dead)
-    for expected in ("hub_id", "weight_g", "accepted_at", "oversize", "schema_version", "invalid JSON"):
+    for expected in ("hub_id", "weight_g", "accepted_at", "oversize", "schema_version", "invalid JSON",
+                     "'HAK-MEILAM' is not a registered hub"):
         assert expected in reasons
     # The stream went on: every good manifest before and after the poison was decided once.
     assert set(decisions_by_parcel(published)) == {m["parcel_id"] for m in good}
