@@ -480,7 +480,7 @@ def bench(
     """Benchmark the scorer against a bare Kafka consumer on embedded parts; print a table, write JSON."""
     from rich.table import Table
 
-    from parcelguard.bench import as_json, benchmark
+    from parcelguard.bench import as_json, benchmark, rows
 
     result = benchmark(total=manifests, group_total=group_manifests, say=lambda m: console.print(f"[dim]{m}[/]"))
     json_out.write_bytes(as_json(result))
@@ -488,21 +488,8 @@ def bench(
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("target", justify="right")
-    table.add_row("bare kafka-python consumer, msgs/s", f"{result.bare_consumer_msgs_per_s:,.0f}", "")
-    bare = max(1e-9, result.bare_consumer_msgs_per_s)
-    table.add_row("relay: consume, publish, commit (no scoring), msgs/s; ratio",
-                  f"{result.relay_msgs_per_s:,.0f}; {result.relay_msgs_per_s / bare:.2f}", "")
-    table.add_row("relay that also validates each manifest, msgs/s; ratio",
-                  f"{result.validate_relay_msgs_per_s:,.0f}; {result.validate_relay_msgs_per_s / bare:.2f}", "")
-    table.add_row("one scorer process, manifests/s", f"{result.scorer_msgs_per_s:,.0f}", "")
-    table.add_row("ratio to bare consumer", f"{result.ratio_to_bare_consumer:.3f}", "≥ 0.5")
-    table.add_row(f"latency at {result.half_load_rate:,.0f}/s: p50 / p95 / p99 ms",
-                  f"{result.p50_ms:.0f} / {result.p95_ms:.0f} / {result.p99_ms:.0f}", "p99 < 250")
-    table.add_row("scorer peak RSS, MB", f"{result.peak_rss_mb:.0f}", "< 600")
-    table.add_row("share of decisions SCREEN (all explained)", f"{result.screened_share:.1%}", "")
-    for run in result.group:
-        table.add_row(f"{run['scorers']} scorer(s) in one group: manifests/s; lost; decided twice",
-                      f"{run['msgs_per_s']:,.0f}; {run['lost']}; {run['decided_twice']}", "0 lost, 0 twice")
+    for measure, value, target in rows(result):
+        table.add_row(measure, value, target)
     Console().print(table)
     for note in result.notes:
         console.print(f"note: {note}")

@@ -164,7 +164,7 @@ class StreamScorer:
         log.info("partitions assigned", extra={"partitions": sorted(tp.partition for tp in assigned), "of": total})
 
     def close(self) -> None:
-        self._heartbeat(force=True)
+        self._heartbeat(force=True, progress=True)  # the last progress line covers the whole run (the bench reads it)
         if self._producer is not None:
             self._producer.flush(FLUSH_TIMEOUT_S)
             self._producer.close(FLUSH_TIMEOUT_S)
@@ -365,12 +365,12 @@ class StreamScorer:
             except Exception as exc:
                 log.warning("could not resume partitions", extra={"error": f"{type(exc).__name__}: {exc}"})
 
-    def _heartbeat(self, force: bool = False, error: str | None = None) -> None:
+    def _heartbeat(self, force: bool = False, error: str | None = None, progress: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last_heartbeat < 2.0:
             return
         self._last_heartbeat = now
-        if now - self._last_progress >= 30.0:
+        if progress or now - self._last_progress >= 30.0:
             self._last_progress = now
             log.info("scorer progress", extra={
                 "consumed": self.counters.consumed, "decided": self.counters.decided, "batches": self.counters.batches,
