@@ -287,7 +287,7 @@ def score(
     from scoring.engine import ModelSource, Scorer
     from streams import clients
     from streams.metrics import ScorerMetrics, serve_scorer
-    from streams.scorer import StreamScorer
+    from streams.scorer import StreamScorer, tune_gc_for_batches
 
     settings = get_settings()
     store = _store(settings)
@@ -307,6 +307,7 @@ def score(
     if port is not None and metrics is not None:
         serve_scorer(stream, metrics, settings.metrics_host, port)  # a daemon thread: it ends with the process
     signal.signal(signal.SIGTERM, lambda *_: stream.stop())
+    tune_gc_for_batches()  # this process runs one scorer: start-up's objects need no rescanning
     try:
         stream.run()
     except KeyboardInterrupt:

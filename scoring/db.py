@@ -190,7 +190,7 @@ def _json_dumps(value: Any) -> str:
 
 # A database that stops answering must show up as an error within seconds (the scorer pauses and retries,
 # readiness says not ready), never as a silent stall: every wait on the database is bounded.
-SQLITE_WAL_CHECKPOINT_PAGES = 10000  # about 40 MB of WAL between automatic checkpoints
+SQLITE_WAL_CHECKPOINT_PAGES = 10_000  # about 40 MB of WAL between automatic checkpoints
 SQLITE_BUSY_TIMEOUT_S = 5.0  # a write lock held longer than this is an OperationalError ("database is locked")
 CONNECT_TIMEOUT_S = 5  # PostgreSQL: a server that does not accept the connection
 STATEMENT_TIMEOUT_S = 60  # PostgreSQL: a statement (or a lock wait) running longer is cancelled
