@@ -37,7 +37,7 @@ from parcelguard.errors import ParcelGuardError
 from scoring.engine import Scorer
 from scoring.store import Store
 from streams import clients, deadletter, poison
-from streams.validate import PARCEL_ID_CONFLICT, REFUSED, Rejected, parse_manifest
+from streams.validate import PARCEL_ID_CONFLICT, REFUSED, Rejected, parse_manifests
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
@@ -191,7 +191,12 @@ class StreamScorer:
                 return
             except Exception as exc:
                 if self._stop.is_set():
-                    raise
+                    # Asked to stop while the batch was failing (a poison hunt, an outage): it stays uncommitted, so
+                    # the partitions' next owner replays it; stopping is not an error of the run.
+                    log.warning("stopped with a batch unfinished; it will be replayed",
+                                extra={"error": poison.describe(exc), "records": _count(batch.polled)})
+                    self._busy_since = None
+                    return
                 error = poison.describe(exc)
                 self.last_failure = error
                 self.counters.retries += 1
@@ -215,8 +220,9 @@ class StreamScorer:
         clock = time.perf_counter()
         if batch.valid is None:
             batch.valid, batch.rejected = [], []
-            for record in (r for records in batch.polled.values() for r in records):
-                parsed = parse_manifest(record.value, self.max_manifest_bytes)
+            records = [r for records in batch.polled.values() for r in records]
+            for record, parsed in zip(records, parse_manifests([r.value for r in records], self.max_manifest_bytes),
+                                      strict=True):
                 if isinstance(parsed, Rejected):
                     batch.rejected.append((record, parsed))
                 else:
