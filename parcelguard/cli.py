@@ -286,8 +286,9 @@ def score(
     from models import registry
     from scoring.engine import ModelSource, Scorer
     from streams import clients
+    from streams.collector import tune_gc_for_batches
     from streams.metrics import ScorerMetrics, serve_scorer
-    from streams.scorer import StreamScorer, tune_gc_for_batches
+    from streams.scorer import StreamScorer
 
     settings = get_settings()
     store = _store(settings)

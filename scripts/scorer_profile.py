@@ -3,7 +3,7 @@
 Trains the bench's champion once (kept in ``--dir``), then runs ``Scorer.process`` over the bench's live manifests
 in batches on a fresh copy of the seeded SQLite store, and prints wall and CPU µs per manifest, the store's share
 (reading entity stats; inserting decisions, upserting stats and committing) and the garbage collector's. ``--gc
-tuned`` applies what ``parcelguard score`` does at start (``streams.scorer.tune_gc_for_batches``); ``--profile``
+tuned`` applies what ``parcelguard score`` does at start (``streams.collector.tune_gc_for_batches``); ``--profile``
 adds a cProfile listing. It measures the checkout it is run from, so an earlier commit compares in the same
 conditions (``git archive c4b6a2c | tar -x -C /tmp/before && cd /tmp/before && python <this file>``).
 
@@ -37,7 +37,7 @@ from scoring.store import Store
 from streams.validate import Rejected, parse_manifest
 
 try:  # checkouts from before issue 16 validate one manifest at a time and leave the collector as it is
-    from streams.scorer import tune_gc_for_batches
+    from streams.collector import tune_gc_for_batches
     from streams.validate import parse_manifests
 except ImportError:
     def tune_gc_for_batches() -> None:

@@ -14,7 +14,6 @@ dead-lettered too (``parcel_id_conflict``): the first hub's decision is never ha
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import socket
@@ -394,23 +393,6 @@ class StreamScorer:
             })
         except Exception as exc:  # status reporting must never stop scoring; say so and go on
             log.warning("could not write scorer heartbeat", extra={"error": str(exc)})
-
-
-# Allocations between automatic collections of the youngest generation (CPython's default is 700).
-GC_YOUNG_THRESHOLD = 20_000
-
-
-def tune_gc_for_batches() -> None:
-    """For a process that runs one scorer: stop the cyclic garbage collector rescanning what start-up built.
-
-    A batch of 1,000 parcels allocates hundreds of thousands of short-lived objects (rows, stats, dicts), which at
-    CPython's default thresholds ran ~120 collections per 1,000 parcels, each walking every live object: the
-    model, the hash and category caches. Measured in-process: ~220 µs of ~800 per parcel. Freezing what exists
-    (``gc.freeze``) and collecting the young generation every 20,000 allocations cut that to ~20 µs.
-    Reference counting still frees almost everything at once; only cycles wait a little longer.
-    """
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 10)
 
 
 def _count(polled: Polled) -> int:
