@@ -195,6 +195,7 @@ class FeatureBuilder:
         spec = self.spec
         stat_values: dict[str, float] = {}
         frozen_values: dict[str, float] | None = None
+        entity = prepared.keys if prepared is not None else keys
         if prepared is None:  # offline callers: no redacted form needed without a spec
             prepared = (self.prepare(manifest) if spec is not None
                         else Prepared({}, {}, None, keys or self.entity_keys(manifest)))
@@ -206,7 +207,7 @@ class FeatureBuilder:
             stat_values = field_stats.read(spec, stat_keys, seen, history.found_counts(present))
             if history.frozen is not None:
                 frozen_values = field_stats.read(spec, stat_keys, seen, history.frozen)
-        history_values = history.observe(keys or prepared.keys, at)
+        history_values = history.observe(entity or prepared.keys, at)
         row = manifest_features(manifest, history_values)
         if spec is not None:
             for name in [*spec.numeric, *spec.strings]:
