@@ -119,14 +119,32 @@ class FeatureBuilder:
 
     def fields(self, manifest: Manifest) -> dict[str, FieldValue]:
         """The manifest's fields by name, personal ones as keyed hashes, the spec's levels and ratios added."""
-        flat = flatten(self.hasher.redact(manifest.model_dump(mode="json", exclude_none=True)))
+        return self._fields(redacted_dump(self.hasher, manifest))
+
+    def _fields(self, redacted: dict[str, Any]) -> dict[str, FieldValue]:
+        flat = flatten(redacted)
         return expand(flat, self.spec) if self.spec is not None else flat
 
+    def prepare(self, manifest: Manifest) -> Prepared:
+        """Everything per parcel that does not depend on history, computed once: the redacted manifest (the
+        form the decision log stores), its fields, its stat keys and its entity keys."""
+        redacted = redacted_dump(self.hasher, manifest)
+        spec = self.spec
+        if spec is None:
+            return Prepared(redacted, {}, None, self._keys(manifest, ()))
+        fields = self._fields(redacted)
+        stat_keys = field_stats.keys_for(spec, fields) if spec.singles or spec.pairs else None
+        present = tuple(stat_keys.present()) if stat_keys is not None else ()
+        return Prepared(redacted, fields, stat_keys, self._keys(manifest, present))
+
     def entity_keys(self, manifest: Manifest) -> EntityKeys:
-        h = self.hasher
         stats: tuple[str, ...] = ()
         if self.spec is not None and (self.spec.singles or self.spec.pairs):
             stats = tuple(field_stats.keys_for(self.spec, self.fields(manifest)).present())
+        return self._keys(manifest, stats)
+
+    def _keys(self, manifest: Manifest, stats: tuple[str, ...]) -> EntityKeys:
+        h = self.hasher
         return EntityKeys(
             sender_account=h("account_id", manifest.sender.account_id),
             sender_phone=h("phone", manifest.sender.phone),
@@ -157,15 +175,18 @@ class FeatureBuilder:
             recipient_address=parties.recipient_address(text(recipient, "address"), text(destination, "address")),
         )
 
-    def build(self, manifest: Manifest, history: HistoryState, keys: EntityKeys | None = None) -> FeatureRow:
+    def build(self, manifest: Manifest, history: HistoryState, keys: EntityKeys | None = None,
+              prepared: Prepared | None = None) -> FeatureRow:
         """The feature row as of ``manifest.accepted_at``; counts the parcel into ``history``.
 
-        ``keys`` are ``entity_keys(manifest)`` when the caller has them already (the scorer does).
+        ``keys`` are ``entity_keys(manifest)`` when the caller has them already; ``prepared`` is
+        ``prepare(manifest)`` (the scorer's: fields and keys computed once per parcel), which supersedes ``keys``.
         """
-        return self.build_with_frozen(manifest, history, keys)[0]
+        return self.build_with_frozen(manifest, history, keys, prepared)[0]
 
     def build_with_frozen(
-        self, manifest: Manifest, history: HistoryState, keys: EntityKeys | None = None
+        self, manifest: Manifest, history: HistoryState, keys: EntityKeys | None = None,
+        prepared: Prepared | None = None,
     ) -> tuple[FeatureRow, FeatureRow | None]:
         """``build``, plus the row as a model frozen at ``history.frozen`` would see it (its field
         stats' outcome counts as of that snapshot; None without one): training chooses its rounds on
@@ -174,22 +195,40 @@ class FeatureBuilder:
         spec = self.spec
         stat_values: dict[str, float] = {}
         frozen_values: dict[str, float] | None = None
-        fields: dict[str, FieldValue] = {}
-        if spec is not None:
-            fields = self.fields(manifest)
-            if spec.singles or spec.pairs:
-                stat_keys = field_stats.keys_for(spec, fields)
-                seen = history.seen_counts(stat_keys.present())
-                stat_values = field_stats.read(spec, stat_keys, seen, history.found_counts(stat_keys.present()))
-                if history.frozen is not None:
-                    frozen_values = field_stats.read(spec, stat_keys, seen, history.frozen)
-        history_values = history.observe(keys or self.entity_keys(manifest), at)
+        entity = prepared.keys if prepared is not None else keys
+        if prepared is None:  # offline callers: no redacted form needed without a spec
+            prepared = (self.prepare(manifest) if spec is not None
+                        else Prepared({}, {}, None, keys or self.entity_keys(manifest)))
+        fields = prepared.fields
+        if spec is not None and prepared.stat_keys is not None:
+            stat_keys = prepared.stat_keys
+            present = stat_keys.present()
+            seen = history.seen_counts(present)
+            stat_values = field_stats.read(spec, stat_keys, seen, history.found_counts(present))
+            if history.frozen is not None:
+                frozen_values = field_stats.read(spec, stat_keys, seen, history.frozen)
+        history_values = history.observe(entity or prepared.keys, at)
         row = manifest_features(manifest, history_values)
         if spec is not None:
             for name in [*spec.numeric, *spec.strings]:
                 row[FIELD + name] = fields.get(name)
         row.update(stat_values)
         return row, (None if frozen_values is None else {**row, **frozen_values})
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One parcel's inputs that do not depend on history (``FeatureBuilder.prepare``)."""
+
+    redacted: dict[str, Any]  # the manifest as the decision log stores it: personal fields as keyed hashes
+    fields: dict[str, FieldValue]  # by name, for the spec's fields (empty without a spec)
+    stat_keys: field_stats.StatKeys | None  # the spec's field-stat keys (None without field stats)
+    keys: EntityKeys
+
+
+def redacted_dump(hasher: Hasher, manifest: Manifest) -> dict[str, Any]:
+    """The validated manifest (extra fields included, nulls left out) with personal fields as keyed hashes."""
+    return hasher.redact(manifest.model_dump(mode="json", exclude_none=True))
 
 
 def manifest_features(manifest: Manifest, history_values: list[float]) -> FeatureRow:

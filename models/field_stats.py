@@ -16,6 +16,7 @@ import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from models.fields import FieldSpec, FieldValue
 
@@ -30,14 +31,26 @@ def pair_name(a: str, b: str) -> str:
 
 def stat_key(name: str, fields: Mapping[str, FieldValue]) -> str | None:
     """The store key of stat ``name`` (a field, or ``a*b``) for a parcel; None when a value is missing."""
+    return _key(name, _parts(name), fields)
+
+
+@lru_cache(maxsize=4096)
+def _parts(name: str) -> tuple[str, ...]:
+    return tuple(name.split("*"))
+
+
+def _key(name: str, parts: tuple[str, ...], fields: Mapping[str, FieldValue]) -> str | None:
     values = []
-    for part in name.split("*"):
+    for part in parts:
         value = fields.get(part)
         if value is None or isinstance(value, float):
             return None
         values.append(value)
-    digest = hashlib.blake2b(f"{name}={chr(31).join(values)}".encode(), digest_size=12).hexdigest()
+    digest = hashlib.blake2b(f"{name}={_SEPARATOR.join(values)}".encode(), digest_size=12).hexdigest()
     return f"s:{digest}"
+
+
+_SEPARATOR = chr(31)
 
 
 def stat_names(spec: FieldSpec) -> list[str]:
@@ -64,7 +77,15 @@ class StatKeys:
 
 
 def keys_for(spec: FieldSpec, fields: Mapping[str, FieldValue]) -> StatKeys:
-    return StatKeys({name: stat_key(name, fields) for name in stat_names(spec)})
+    # Every parcel asks for ~30 keys: the names and their parts are worked out once per spec.
+    plan = _plan(tuple(spec.singles), tuple((a, b) for a, b in spec.pairs))
+    return StatKeys({name: _key(name, parts, fields) for name, parts in plan})
+
+
+@lru_cache(maxsize=64)
+def _plan(singles: tuple[str, ...], pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    names = [*singles, *(pair_name(a, b) for a, b in pairs)]
+    return tuple((name, _parts(name)) for name in names)
 
 
 def read(spec: FieldSpec, keys: StatKeys, seen: Mapping[str, int], found: Mapping[str, Counts]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from models.features_text import normalise_category
@@ -29,21 +30,35 @@ def flatten(raw: dict[str, Any], prefix: str = "") -> dict[str, FieldValue]:
     """Every scalar field of a (redacted) manifest by dotted name; dates and the row's own id left out
     (dates are the domain features' business: account age, hour, weekday)."""
     out: dict[str, FieldValue] = {}
+    _flatten_into(out, raw, prefix)
+    return out
+
+
+def _flatten_into(out: dict[str, FieldValue], raw: dict[str, Any], prefix: str) -> None:
+    # The scorer flattens every parcel: one output dict filled in place, each string's form cached.
     for key, value in raw.items():
-        name = f"{prefix}{key}"
         if not prefix and key in SELF_FIELDS:
             continue
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{name}."))
-        elif isinstance(value, (bool, int | float)):
-            out[name] = float(value)
-        elif isinstance(value, str):
-            if _DATE.match(value):
-                continue
-            text = value.strip() if _CODE.match(value.strip()) else normalise_category(value)
-            if text:
-                out[name] = text
-    return out
+        if isinstance(value, str):
+            text = _text(value)
+            if text is not None:
+                out[prefix + key] = text
+        elif isinstance(value, dict):
+            _flatten_into(out, value, f"{prefix}{key}.")
+        elif isinstance(value, _NUMBERS):
+            out[prefix + key] = float(value)
+
+
+_NUMBERS = (bool, int, float)
+
+
+@lru_cache(maxsize=65536)
+def _text(value: str) -> str | None:
+    """A string field's value: None for a date, a code kept as it is, anything else normalised."""
+    if _DATE.match(value):
+        return None
+    stripped = value.strip()
+    return (stripped if _CODE.match(stripped) else normalise_category(value)) or None
 
 
 def level(name: str, length: int) -> str:

@@ -288,6 +288,7 @@ def score(
     from models import registry
     from scoring.engine import ModelSource, Scorer
     from streams import clients
+    from streams.collector import tune_gc_for_batches
     from streams.metrics import ScorerMetrics, serve_scorer
     from streams.scorer import StreamScorer
 
@@ -309,6 +310,7 @@ def score(
     if port is not None and metrics is not None:
         serve_scorer(stream, metrics, settings.metrics_host, port)  # a daemon thread: it ends with the process
     signal.signal(signal.SIGTERM, lambda *_: stream.stop())
+    tune_gc_for_batches()  # this process runs one scorer: start-up's objects need no rescanning
     try:
         stream.run()
     except KeyboardInterrupt:
@@ -482,7 +484,7 @@ def bench(
     """Benchmark the scorer against a bare Kafka consumer on embedded parts; print a table, write JSON."""
     from rich.table import Table
 
-    from parcelguard.bench import as_json, benchmark
+    from parcelguard.bench import as_json, benchmark, rows
 
     result = benchmark(total=manifests, group_total=group_manifests, say=lambda m: console.print(f"[dim]{m}[/]"))
     json_out.write_bytes(as_json(result))
@@ -490,21 +492,8 @@ def bench(
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("target", justify="right")
-    table.add_row("bare kafka-python consumer, msgs/s", f"{result.bare_consumer_msgs_per_s:,.0f}", "")
-    bare = max(1e-9, result.bare_consumer_msgs_per_s)
-    table.add_row("relay: consume, publish, commit (no scoring), msgs/s; ratio",
-                  f"{result.relay_msgs_per_s:,.0f}; {result.relay_msgs_per_s / bare:.2f}", "")
-    table.add_row("relay that also validates each manifest, msgs/s; ratio",
-                  f"{result.validate_relay_msgs_per_s:,.0f}; {result.validate_relay_msgs_per_s / bare:.2f}", "")
-    table.add_row("one scorer process, manifests/s", f"{result.scorer_msgs_per_s:,.0f}", "")
-    table.add_row("ratio to bare consumer", f"{result.ratio_to_bare_consumer:.3f}", "≥ 0.5")
-    table.add_row(f"latency at {result.half_load_rate:,.0f}/s: p50 / p95 / p99 ms",
-                  f"{result.p50_ms:.0f} / {result.p95_ms:.0f} / {result.p99_ms:.0f}", "p99 < 250")
-    table.add_row("scorer peak RSS, MB", f"{result.peak_rss_mb:.0f}", "< 600")
-    table.add_row("share of decisions SCREEN (all explained)", f"{result.screened_share:.1%}", "")
-    for run in result.group:
-        table.add_row(f"{run['scorers']} scorer(s) in one group: manifests/s; lost; decided twice",
-                      f"{run['msgs_per_s']:,.0f}; {run['lost']}; {run['decided_twice']}", "0 lost, 0 twice")
+    for measure, value, target in rows(result):
+        table.add_row(measure, value, target)
     Console().print(table)
     for note in result.notes:
         console.print(f"note: {note}")

@@ -206,6 +206,7 @@ def _json_dumps(value: Any) -> str:
 
 # A database that stops answering must show up as an error within seconds (the scorer pauses and retries,
 # readiness says not ready), never as a silent stall: every wait on the database is bounded.
+SQLITE_WAL_CHECKPOINT_PAGES = 10_000  # about 40 MB of WAL between automatic checkpoints
 SQLITE_BUSY_TIMEOUT_S = 5.0  # a write lock held longer than this is an OperationalError ("database is locked")
 CONNECT_TIMEOUT_S = 5  # PostgreSQL: a server that does not accept the connection
 STATEMENT_TIMEOUT_S = 60  # PostgreSQL: a statement (or a lock wait) running longer is cancelled
@@ -227,6 +228,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            # The scorer's batches upsert entity stats under hashed keys, so each touches pages all over the
+            # table; at the default 1,000-page threshold nearly every small batch's commit ran a checkpoint
+            # (docs/performance-2026-11.md). A larger WAL lets a page checkpoint once for many batches.
+            cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_CHECKPOINT_PAGES}")
             cursor.close()
 
         return engine

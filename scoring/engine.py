@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from models import registry
-from models.features import FeatureBuilder, FeatureRow
+from models.features import FeatureBuilder, FeatureRow, Prepared
 from models.history import EntityKeys, HistoryState
 from models.manifest import Decision, Manifest, Reason
 from models.pii import hasher_for
@@ -144,7 +144,7 @@ class ModelSource:
 @dataclass(slots=True)
 class _Pending:
     manifest: Manifest
-    raw: dict[str, Any]
+    redacted: dict[str, Any]
     features: FeatureRow
     in_scope: bool
     rule_text: str | None
@@ -245,9 +245,12 @@ class Scorer:
                 fresh.append((manifest, raw))
         fresh.sort(key=lambda item: item[0].accepted_at)
         self._follow_model()
-        keys = [self.features.entity_keys(m) for m, _ in fresh]
+        # Redaction, fields and keys once per parcel: the history read, the feature row and the stored
+        # manifest all use these (they were computed three times per parcel).
+        prepared = [self.features.prepare(m) for m, _ in fresh]
+        keys = [p.keys for p in prepared]
         history = self._history_for(keys)
-        records = self.decide(fresh, history, keys)
+        records = self.decide(fresh, history, keys, prepared)
         made = {r.decision.parcel_id: r.decision for r in records}
         if self.persist and self.store is not None and records:
             inserted = self.store.decisions.record(records, {k: history.stats[k] for k in history.dirty}, history.base)
@@ -275,18 +278,24 @@ class Scorer:
         return HistoryState.loaded(self.store.stats.load(keys))
 
     def decide(self, batch: list[tuple[Manifest, dict[str, Any]]], history: HistoryState,
-               entity_keys: list[EntityKeys] | None = None) -> list[DecisionRecord]:
-        """Decide a batch in the order given (event order), with the one model in service now."""
+               entity_keys: list[EntityKeys] | None = None,
+               prepared: list[Prepared] | None = None) -> list[DecisionRecord]:
+        """Decide a batch in the order given (event order), with the one model in service now.
+
+        ``prepared`` are ``FeatureBuilder.prepare`` of the batch's manifests when the caller has them (``process``
+        does); each record stores its parcel's redacted manifest from there."""
         self._follow_model()
+        if prepared is None:
+            prepared = [self.features.prepare(manifest) for manifest, _ in batch]
         model = self.models.current
         shadow = self.models.shadow
         config = self.policy.config
         pending: list[_Pending] = []
-        for i, (manifest, raw) in enumerate(batch):
-            features = self.features.build(manifest, history, entity_keys[i] if entity_keys else None)
+        for i, (manifest, _) in enumerate(batch):
+            features = self.features.build(manifest, history, entity_keys[i] if entity_keys else None, prepared[i])
             in_scope = config.in_scope(manifest)
             hit = self.rules.check(manifest, party_hashes(self.hasher, manifest)) if in_scope else None
-            pending.append(_Pending(manifest, raw, features, in_scope, hit.text if hit else None))
+            pending.append(_Pending(manifest, prepared[i].redacted, features, in_scope, hit.text if hit else None))
         scored_rows = [p.features for p in pending if p.in_scope]
         scores = iter(model.score_rows(scored_rows).tolist()) if model and scored_rows else iter(())
         shadow_scores = iter(shadow.score_rows(scored_rows).tolist()) if shadow and scored_rows else iter(())
@@ -313,7 +322,7 @@ class Scorer:
             )
             records.append(
                 DecisionRecord(
-                    decision=decision, features=p.features, manifest=self.hasher.redact(p.raw),
+                    decision=decision, features=p.features, manifest=p.redacted,
                     accepted_at=p.manifest.accepted_at, origin_province=p.manifest.origin.province,
                     shadow_version=shadow.version if shadow and shadow_score is not None else None,
                     shadow_score=shadow_score,

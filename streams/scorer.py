@@ -37,7 +37,7 @@ from scoring.engine import Scorer
 from scoring.hubs import RegistryCache
 from scoring.store import Store
 from streams import clients, deadletter, poison
-from streams.validate import PARCEL_ID_CONFLICT, REFUSED, UNKNOWN_HUB, Rejected, parse_manifest
+from streams.validate import PARCEL_ID_CONFLICT, REFUSED, UNKNOWN_HUB, Rejected, parse_manifests
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
@@ -166,7 +166,7 @@ class StreamScorer:
         log.info("partitions assigned", extra={"partitions": sorted(tp.partition for tp in assigned), "of": total})
 
     def close(self) -> None:
-        self._heartbeat(force=True)
+        self._heartbeat(force=True, progress=True)  # the last progress line covers the whole run (the bench reads it)
         if self._producer is not None:
             self._producer.flush(FLUSH_TIMEOUT_S)
             self._producer.close(FLUSH_TIMEOUT_S)
@@ -192,7 +192,12 @@ class StreamScorer:
                 return
             except Exception as exc:
                 if self._stop.is_set():
-                    raise
+                    # Asked to stop while the batch was failing (a poison hunt, an outage): it stays uncommitted, so
+                    # the partitions' next owner replays it; stopping is not an error of the run.
+                    log.warning("stopped with a batch unfinished; it will be replayed",
+                                extra={"error": poison.describe(exc), "records": _count(batch.polled)})
+                    self._busy_since = None
+                    return
                 error = poison.describe(exc)
                 self.last_failure = error
                 self.counters.retries += 1
@@ -216,8 +221,9 @@ class StreamScorer:
         clock = time.perf_counter()
         if batch.valid is None:
             batch.valid, batch.rejected = [], []
-            for record in (r for records in batch.polled.values() for r in records):
-                parsed = parse_manifest(record.value, self.max_manifest_bytes)
+            records = [r for records in batch.polled.values() for r in records]
+            for record, parsed in zip(records, parse_manifests([r.value for r in records], self.max_manifest_bytes),
+                                      strict=True):
                 if not isinstance(parsed, Rejected) and not self.hubs.accepts(parsed[0].hub_id):
                     parsed = Rejected(f"hub_id {parsed[0].hub_id!r} is not a registered hub: register it, or fix "
                                       "the hub's feed", UNKNOWN_HUB)
@@ -370,12 +376,12 @@ class StreamScorer:
             except Exception as exc:
                 log.warning("could not resume partitions", extra={"error": f"{type(exc).__name__}: {exc}"})
 
-    def _heartbeat(self, force: bool = False, error: str | None = None) -> None:
+    def _heartbeat(self, force: bool = False, error: str | None = None, progress: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last_heartbeat < 2.0:
             return
         self._last_heartbeat = now
-        if now - self._last_progress >= 30.0:
+        if progress or now - self._last_progress >= 30.0:
             self._last_progress = now
             log.info("scorer progress", extra={
                 "consumed": self.counters.consumed, "decided": self.counters.decided, "batches": self.counters.batches,

@@ -6,11 +6,13 @@ and a human ``reason`` naming the field and the problem, so a hub can fix its fe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from models.manifest import SCHEMA_VERSION, Manifest
 
@@ -49,6 +51,32 @@ def explain_validation(exc: ValidationError, limit: int = 3) -> str:
 
 def parse_manifest(value: bytes | None, max_bytes: int) -> tuple[Manifest, dict[str, Any]] | Rejected:
     """The manifest and its raw dict (extra fields included), or why it cannot be scored."""
+    raw = _raw(value, max_bytes)
+    return raw if isinstance(raw, Rejected) else _validated(raw)
+
+
+def parse_manifests(values: Sequence[bytes | None], max_bytes: int) -> list[tuple[Manifest, dict[str, Any]] | Rejected]:
+    """``parse_manifest`` of each value, the contract checked over the whole batch in one pydantic call.
+
+    One call over the batch costs about three quarters of one call per manifest (docs/performance-2026-11.md).
+    If any manifest fails it, each is validated alone, so every reason is exactly ``parse_manifest``'s.
+    """
+    out: list[tuple[Manifest, dict[str, Any]] | Rejected | dict[str, Any]] = [_raw(v, max_bytes) for v in values]
+    raws = [item for item in out if isinstance(item, dict)]
+    try:
+        manifests = iter(_batch_adapter().validate_python(raws))
+    except ValidationError:
+        return [_validated(item) if isinstance(item, dict) else item for item in out]
+    return [(next(manifests), item) if isinstance(item, dict) else item for item in out]
+
+
+@cache
+def _batch_adapter() -> TypeAdapter[list[Manifest]]:
+    return TypeAdapter(list[Manifest])  # built on first use: nothing is done at import
+
+
+def _raw(value: bytes | None, max_bytes: int) -> dict[str, Any] | Rejected:
+    """The record as a JSON object of the supported schema version, or why it is not one."""
     if not value:  # None is a tombstone; b"" is a producer bug; neither is a manifest
         return Rejected("empty message: no manifest in the record value", EMPTY)
     if len(value) > max_bytes:
@@ -62,6 +90,10 @@ def parse_manifest(value: bytes | None, max_bytes: int) -> tuple[Manifest, dict[
     version = raw.get("schema_version")
     if version != SCHEMA_VERSION or isinstance(version, bool):
         return Rejected(f"unknown schema_version {version!r}; supported: {SCHEMA_VERSION}", UNKNOWN_SCHEMA)
+    return raw
+
+
+def _validated(raw: dict[str, Any]) -> tuple[Manifest, dict[str, Any]] | Rejected:
     try:
         return Manifest.model_validate(raw), raw
     except ValidationError as exc:

@@ -20,6 +20,7 @@ SEEN = ("count", "first_seen", "last_seen", "burst", "partners")  # moved by dec
 FOUND = ("screened", "seized")  # moved by outcomes
 STAT_COLUMNS = ("key", *SEEN, *FOUND)  # the order of EntityStat's fields after the key
 _STAT_SELECT = ", ".join(f'"{c}"' for c in STAT_COLUMNS)
+_READ_CHUNK = 900  # keys per IN list: under SQLite's oldest bound of 999 parameters
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
@@ -47,16 +48,21 @@ def bulk_write(conn: Connection, table: Table, columns: Sequence[str], rows: lis
 
 
 def read_stats(conn: Connection, keys: Iterable[str]) -> dict[str, EntityStat]:
-    """Entity stats by key, read through the driver: the scorer reads them for every batch, and an
-    expanding IN through SQLAlchemy cost more in Python than the lookups themselves."""
+    """Entity stats by key, read through the driver's own cursor: the scorer reads tens of thousands a batch,
+    and SQLAlchemy's row wrapping (even through ``exec_driver_sql``) cost more than the lookups themselves."""
     wanted = list(set(keys))
     found: dict[str, EntityStat] = {}
     mark = _PLACEHOLDERS[conn.dialect.paramstyle]
-    for start in range(0, len(wanted), 500):
-        chunk = tuple(wanted[start : start + 500])
-        sql = f'SELECT {_STAT_SELECT} FROM entity_stats WHERE "key" IN ({", ".join([mark] * len(chunk))})'
-        for key, *values in conn.exec_driver_sql(sql, chunk):
-            found[key] = EntityStat(*values)
+    cursor = conn.connection.cursor()
+    try:
+        for start in range(0, len(wanted), _READ_CHUNK):
+            chunk = tuple(wanted[start : start + _READ_CHUNK])
+            cursor.execute(f'SELECT {_STAT_SELECT} FROM entity_stats WHERE "key" IN ({", ".join([mark] * len(chunk))})',
+                           chunk)
+            for key, *values in cursor.fetchall():
+                found[key] = EntityStat(*values)
+    finally:
+        cursor.close()
     return found
 
 

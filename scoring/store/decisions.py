@@ -6,14 +6,11 @@ entity-history stats they advanced.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC
-from typing import Any
 
 from sqlalchemy import func, select
 
-from models.features import FeatureRow
 from models.history import EntityStat
 from models.manifest import Decision
 from scoring.db import decisions
@@ -26,13 +23,6 @@ _DECISION_COLUMNS = (
     "shadow_version", "shadow_score", "reasons", "features", "manifest", "origin_province", "accepted_at",
     "decided_at", "status",
 )
-
-
-def _json_safe(row: FeatureRow | None) -> dict[str, Any] | None:
-    """A feature row as JSON can hold it: NaN (missing) written as null."""
-    if row is None:
-        return None
-    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
 
 
 class EntityStats(Repository):
@@ -54,12 +44,16 @@ class Decisions(Repository):
     def record(self, records: Sequence[DecisionRecord], stats: dict[str, EntityStat],
                base: dict[str, tuple[int, int]] | None = None) -> int:
         """Insert new decisions (existing parcel ids keep their first decision) and add the entity counts
-        they moved (``stats`` as counted, ``base`` as read: see ``bulk.add_stats``). Returns how many were new."""
+        they moved (``stats`` as counted, ``base`` as read: see ``bulk.add_stats``). Returns how many were new.
+
+        Feature rows go to the JSON column as they are: the engine's serializer (orjson, ``scoring.db``) writes a
+        NaN (a missing value) as null, so no per-row copy is made here.
+        """
         rows = [
             (
                 r.decision.parcel_id, r.decision.hub_id, r.decision.action, r.decision.why, r.decision.score,
                 r.decision.propensity, r.decision.model_name, r.decision.model_version, r.shadow_version,
-                r.shadow_score, [reason.model_dump() for reason in r.decision.reasons], _json_safe(r.features),
+                r.shadow_score, [reason.model_dump() for reason in r.decision.reasons], r.features,
                 r.manifest, r.origin_province, r.accepted_at.astimezone(UTC), r.decision.decided_at,
                 "pending" if r.decision.action == "SCREEN" else "released",
             )

@@ -173,3 +173,68 @@ def test_the_queue_a_hub_can_carry_is_a_setting(tmp_path: Path, store: Store, mo
     scorer = Scorer(settings, store, ModelSource.fixed(None))
     scorer.policy.set_hub_capacities({"HAK-MEILAN": 30})
     assert scorer.policy.budget("HAK-MEILAN").burst() == 60  # two hours of 30 an hour
+
+
+def _spec_model() -> Any:
+    """The tiny model, reading manifest fields and keeping as-of-time field stats (as a trained champion does)."""
+    from tests.models.test_fields import SPEC
+
+    model, _ = tiny_model()
+    model.schema.fields = SPEC
+    return model
+
+
+def _shared_parties(n: int, prefix: str) -> list[dict[str, Any]]:
+    """``n`` parcels from a handful of senders and outlets, so parcels of one batch share history."""
+    items = manifests(n, prefix=prefix)
+    for i, item in enumerate(items):
+        item["sender"]["phone"] = f"1380000000{i % 3}"
+        item["origin"]["outlet_id"] = f"OUT-{i % 4}"
+    return items
+
+
+def test_parcels_later_in_a_batch_see_the_earlier_ones_exactly_as_one_by_one(tmp_path: Path, store: Store) -> None:
+    """History is read once and written once per batch, yet each parcel's row is as of its own time: the
+    rows stored for one batch equal those the offline feature path builds parcel by parcel, in event order."""
+    from models.features import FeatureBuilder
+    from models.history import HistoryState
+    from models.pii import hasher_for
+
+    settings = _settings(tmp_path)
+    model = _spec_model()
+    batch = _batch(_shared_parties(30, "H"))
+    Scorer(settings, store, ModelSource.fixed(model)).process(batch)
+    builder = FeatureBuilder(hasher_for(settings), model.schema.fields)
+    history = HistoryState()
+    for manifest, _ in sorted(batch, key=lambda item: item[0].accepted_at):
+        expected = builder.build(manifest, history)
+        stored = store.decisions.get(manifest.parcel_id)
+        assert stored is not None and stored.features is not None
+        assert stored.features == orjson.loads(orjson.dumps(expected)), manifest.parcel_id
+    last = store.decisions.get(max(batch, key=lambda item: item[0].accepted_at)[0].parcel_id)
+    assert last is not None and last.features is not None
+    assert last.features["sender_phone_prior"] > 0 and last.features["seen:origin.outlet_id"] > 0
+
+
+def test_each_parcel_is_redacted_once_and_the_log_stores_that_redaction(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.features import redacted_dump
+    from models.pii import Hasher, hasher_for
+
+    settings = _settings(tmp_path)
+    batch = _batch(_shared_parties(20, "R"))
+    calls: list[str] = []
+    real = Hasher.redact
+
+    def counted(self: Hasher, manifest: dict[str, Any]) -> dict[str, Any]:
+        calls.append(str(manifest.get("parcel_id")))
+        return real(self, manifest)
+
+    monkeypatch.setattr(Hasher, "redact", counted)
+    Scorer(settings, store, ModelSource.fixed(_spec_model())).process(batch)
+    assert sorted(calls) == sorted(m.parcel_id for m, _ in batch)  # once each, not three times
+    stored = store.decisions.get(batch[0][0].parcel_id)
+    assert stored is not None
+    assert stored.manifest == redacted_dump(hasher_for(settings), batch[0][0])
+    assert "13800000000" not in orjson.dumps(stored.manifest).decode()

@@ -68,3 +68,19 @@ def test_a_parcel_id_decided_for_one_hub_comes_back_with_that_hub(settings: Sett
     [again] = scorer.process([second])
     assert decided.hub_id == again.hub_id == "HAK-MEILAN"
     assert store.decisions.count() == 1
+
+
+def test_a_batch_is_accepted_and_rejected_exactly_as_record_by_record() -> None:
+    """The batched validation keeps every decision and every reason of ``parse_manifest``."""
+    from streams.validate import parse_manifests
+
+    good = [orjson.dumps(manifest(parcel_id=f"B{i}")) for i in range(3)]
+    bad = [None, b"", b"{", b"[1]", orjson.dumps({**manifest(parcel_id="V"), "schema_version": 2}),
+           orjson.dumps({k: v for k, v in manifest(parcel_id="M").items() if k != "hub_id"}),
+           orjson.dumps(manifest(parcel_id="W", weight_g=-5)), b"x" * 300]
+    for values in (good, [*good[:1], *bad, *good[1:]]):
+        batched = parse_manifests(values, 200 * 1024 if values is good else 2048)
+        alone = [parse_manifest(v, 200 * 1024 if values is good else 2048) for v in values]
+        assert [p if isinstance(p, Rejected) else (p[0].model_dump(), p[1]) for p in batched] == \
+            [p if isinstance(p, Rejected) else (p[0].model_dump(), p[1]) for p in alone]
+    assert all(not isinstance(p, Rejected) for p in parse_manifests(good, 2048))
