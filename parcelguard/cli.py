@@ -434,29 +434,54 @@ def broker(
 
 @app.command()
 def drift(
-    out: Annotated[Path, typer.Option(help="folder for the HTML and JSON report")] = Path("data/reports"),
+    out: Annotated[Path | None, typer.Option(help="folder for the HTML and JSON report "
+                                                  "(default: reports/ under PARCELGUARD_DATA_DIR)")] = None,
     granularity: Annotated[str, typer.Option(help="hour, day or week windows")] = "day",
     since: Annotated[str | None, typer.Option(help="period start, YYYY-MM-DD (China time)")] = None,
     until: Annotated[str | None, typer.Option(help="period end, YYYY-MM-DD exclusive (default: last decision)")] = None,
     hub: Annotated[str | None, typer.Option(help="one hub only")] = None,
     mlflow_log: Annotated[bool, typer.Option("--mlflow/--no-mlflow", help="log beside each judged model")] = True,
 ) -> None:
-    """Drift and performance per window, hub and model version: HTML + JSON report, alerts, MLflow."""
-    from scoring.monitoring import monitor, report
+    """Drift and performance per window, hub and model version: a monitoring pass, then HTML + JSON report, MLflow."""
+    from scoring.monitoring import job, monitor
 
     if granularity not in monitor.GRANULARITIES:
         raise typer.BadParameter(f"--granularity must be one of {', '.join(monitor.GRANULARITIES)}")
     settings = get_settings()
     try:
-        built, html_path, json_path, runs = report.report_job(
-            settings, _store(settings), out, granularity, _local_day(since), _local_day(until), hub=hub,
-            to_mlflow=mlflow_log)
+        _built, done, html_path, json_path, runs = job.drift_report(
+            settings, _store(settings), out or settings.data_dir / "reports", granularity, _local_day(since),
+            _local_day(until), hub=hub, to_mlflow=mlflow_log)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    for alert in built.alerts:
+    for alert in done.alerts:
         console.print(f"[{'red' if alert.severity == 'critical' else 'yellow'}]{alert.kind}[/]: {alert.message}")
-    console.print(f"{len(built.alerts)} alert(s); report: {html_path}\njson: {json_path}"
+    console.print(f"{done.new_alerts} new alert(s) from closed windows; report: {html_path}\njson: {json_path}"
                   + (f"\nMLflow run(s): {', '.join(runs)}" if runs else ""))
+
+
+@app.command()
+def monitor(
+    once: Annotated[bool, typer.Option("--once", help="one pass, then exit")] = False,
+    full: Annotated[bool, typer.Option("--full", help="compare every hour of the log (backfill), not the "
+                                                      "last two days")] = False,
+    interval: Annotated[float, typer.Option(help="seconds between passes")] = 60.0,
+) -> None:
+    """Fold new decisions into the hourly aggregates the analyst pages read, and judge each closed window once."""
+    from scoring.monitoring import job
+
+    settings = get_settings()
+    store = _store(settings)
+    if once:
+        done = job.run_once(settings, store, full=full)
+        judged = done.judged or "no new closed window"
+        console.print(f"folded {done.folded.hours} hour(s), {done.folded.decisions} decision(s); judged {judged}; "
+                      f"{done.new_alerts} new alert(s) in {done.seconds:.1f} s")
+        return
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        job.run_forever(settings, store, stopped, interval)
 
 
 def _local_day(value: str | None) -> datetime | None:

@@ -234,10 +234,15 @@ def _chi2_p(expected_shares: np.ndarray, reference_rows: int, observed: np.ndarr
     return float(chi2_contingency(table, correction=False).pvalue)
 
 
-def _not_judged_note(name: str, window_seconds: float | None) -> str:
+def _not_judged_note(name: str, window_seconds: float | None, covered_seconds: float | None = None) -> str:
+    """Why a feature is not judged in a window of ``window_seconds`` of which ``covered_seconds`` have passed
+    ("" when it is judged)."""
     # 5% slack: a window whose last parcel came at 23:58 still covers the day
     if window_seconds is not None and window_seconds < 0.95 * DAY_S:
-        return "not judged on windows under a day: the parcel mix changes with the hour"
+        return "not judged in hour windows: the parcel mix changes with the hour (day windows are judged)"
+    if window_seconds is not None and covered_seconds is not None and covered_seconds < 0.95 * window_seconds:
+        return (f"not judged yet: the window is still open ({covered_seconds / 3600:.0f} h of "
+                f"{window_seconds / 3600:.0f} h so far), judged once it closes")
     if name in CALENDAR:
         return "calendar: shown, not judged (the reference's mix depends on where the training split fell)"
     return ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -23,7 +24,7 @@ from mlflow.tracking import MlflowClient
 
 from models import registry
 from parcelguard.config import Settings
-from scoring.monitoring import charts, drift, monitor
+from scoring.monitoring import binning, charts, drift, monitor
 from scoring.store import Store
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,32 @@ def period(store: Store, granularity: str, since: datetime | None, until: dateti
     return since, until
 
 
+@lru_cache(maxsize=64)
+def _layout(tracking_uri: str, run_id: str) -> binning.Layout | None:
+    reference = _schema_reference(tracking_uri, run_id)
+    return None if reference is None else binning.layout(reference)
+
+
+def references(settings: Settings, facts: RegistryFacts) -> Callable[[str], dict[str, Any] | None]:
+    """A version's training reference, by version (None: not in the registry, or no reference logged)."""
+
+    def reference(version: str) -> dict[str, Any] | None:
+        run_id = facts.run_id(version)
+        return None if run_id is None else _schema_reference(settings.mlflow_tracking_uri, run_id)
+
+    return reference
+
+
+def layouts(settings: Settings, facts: RegistryFacts) -> Callable[[str], binning.Layout | None]:
+    """A version's histogram layout, fixed by its training reference (made once per process)."""
+
+    def layout(version: str) -> binning.Layout | None:
+        run_id = facts.run_id(version)
+        return None if run_id is None else _layout(settings.mlflow_tracking_uri, run_id)
+
+    return layout
+
+
 def run(
     settings: Settings,
     store: Store,
@@ -143,29 +170,23 @@ def run(
     until: datetime | None = None,
     span: timedelta | None = None,
     hub: str | None = None,
-    record: bool = True,
     facts: RegistryFacts | None = None,
 ) -> monitor.Report:
-    """Build the report for a period from the store and the registry; store the alerts it raises."""
+    """The report for a period from the hourly aggregates and the registry; reads only (the monitoring job
+    judges closed windows and stores their alerts). ``hub``: drift for that hub's windows only."""
     facts = facts or registry_facts(settings)
     since, until = period(store, granularity, since, until, span)
-    uri = settings.mlflow_tracking_uri
-
-    def reference(version: str) -> dict[str, Any] | None:
-        run_id = facts.run_id(version)
-        return None if run_id is None else _schema_reference(uri, run_id)
-
-    report = monitor.build_report(
-        store.reads.monitoring_rows(since, until, hub), model_name=facts.name, granularity=granularity, since=since,
-        until=until, references=reference, capacity_share=settings.capacity_share,
-        hub_capacity_per_hour=dict(settings.hub_capacity_per_hour), expectations=facts.expectations(),
-        live=facts.live,
+    aggregates = store.aggregates
+    built = monitor.assemble(
+        aggregates.counts(since, until, hub), aggregates.histograms(since, until, hub),
+        aggregates.labelled(since, until, hub), model_name=facts.name, granularity=granularity, since=since,
+        until=until, references=references(settings, facts), layouts=layouts(settings, facts),
+        capacity_share=settings.capacity_share, scopes=None if hub is None else {hub},
+        expectations=facts.expectations(), live=facts.live,
     )
-    if record:
-        new = store.alerts.record([a.as_row() for a in report.alerts])
-        if new:
-            log.warning("drift or performance alerts raised", extra={"new_alerts": new, "total": len(report.alerts)})
-    return report
+    if hub is not None:
+        built.hubs = aggregates.hubs()
+    return built
 
 
 # --- the view: what the templates render ------------------------------------------------------------
@@ -338,18 +359,3 @@ def log_to_mlflow(report: monitor.Report, facts: RegistryFacts, html_path: Path,
             mlflow.log_artifact(str(json_path), "drift")
             run_ids.append(run.info.run_id)
     return run_ids
-
-
-def report_job(
-    settings: Settings, store: Store, out_dir: Path, granularity: str = "day", since: datetime | None = None,
-    until: datetime | None = None, span: timedelta | None = None, hub: str | None = None, to_mlflow: bool = True,
-) -> tuple[monitor.Report, Path, Path, list[str]]:
-    """``parcelguard drift``: build, keep alerts, write HTML and JSON, log beside each judged model."""
-    facts = registry_facts(settings)
-    report = run(settings, store, granularity, since, until, span, hub, record=True, facts=facts)
-    keys = {a.key for a in report.alerts}
-    stored = [a.as_dict() for a in store.alerts.recent(limit=1000, since=report.since) if a.key in keys]
-    html_path, json_path = write(report, out_dir, stored)
-    run_ids = log_to_mlflow(report, facts, html_path, json_path) if to_mlflow and not facts.error else []
-    return report, html_path, json_path, run_ids
-

@@ -9,6 +9,7 @@ typed rows (``scoring.store.rows``):
 - ``reads``: the log for training, evaluation and monitoring
 - ``access``: API keys, sessions and whom a token belongs to
 - ``alerts``, ``workers``, ``capacity``, ``audit``: operations
+- ``aggregates``: the decision log folded per hour, hub and model version for monitoring
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from scoring.store.access import Access, token_digest
+from scoring.store.aggregates import Aggregates
 from scoring.store.audit import AuditLog
 from scoring.store.claims import Claims
 from scoring.store.decisions import Decisions, EntityStats
@@ -44,6 +46,7 @@ class Store:
         self.workers = Workers(engine)
         self.capacity = Capacity(engine)
         self.audit = AuditLog(engine)
+        self.aggregates = Aggregates(engine)
 
     def create_schema(self) -> None:
         """Bring the database to the newest migration (the schema only ever comes from scoring/migrations)."""

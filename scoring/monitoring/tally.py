@@ -1,0 +1,144 @@
+"""Decisions folded into hourly aggregates, and hourly aggregates summed into windows: pure, no store.
+
+The monitoring job folds the decision log hour by hour with ``fold_hour``; the report sums the hours of
+each window with ``Window``. Labels are not folded: outcomes keep arriving after an hour closes, so they
+are read per request (``Labels.add``, from ``Aggregates.labelled``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from models.features import FeatureRow
+from scoring.monitoring import binning
+from scoring.store.aggregates import FoldRow, HourCounts, HourHistogram, LabelledDecision
+
+IN_SERVICE, SHADOW = "in service", "shadow"
+
+
+def hour_of(at: datetime) -> datetime:
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def fold_hour(hour: datetime, rows: Iterable[FoldRow], layouts: Callable[[str], binning.Layout | None],
+              capacity: Mapping[str, int]) -> tuple[list[HourCounts], list[HourHistogram]]:
+    """One hour's decisions as counts per (hub, acting version) and histograms per (hub, version, role).
+
+    ``capacity``: screenings per hour in force now, by hub (the hour is folded as it closes, so this is the
+    capacity that hour was screened at)."""
+    counts: dict[tuple[str, str], HourCounts] = {}
+    features: dict[tuple[str, str, str], tuple[list[FeatureRow], list[float | None]]] = {}
+    for row in rows:
+        key = (row.hub_id, row.model_version or "")
+        if key not in counts:
+            counts[key] = HourCounts(hour, row.hub_id, row.model_version or "", flagged_by_why={}, by_origin={},
+                                     capacity_per_hour=capacity.get(row.hub_id))
+        tally = counts[key]
+        tally.total += 1
+        origin = row.origin_province or "(unknown)"
+        assert tally.by_origin is not None and tally.flagged_by_why is not None
+        tally.by_origin[origin] = tally.by_origin.get(origin, 0) + 1
+        if row.why == "out_of_scope":
+            continue
+        tally.in_scope += 1
+        if row.action == "SCREEN":
+            tally.flagged_by_why[row.why] = tally.flagged_by_why.get(row.why, 0) + 1
+        else:
+            tally.released += 1
+        if row.features is None:
+            continue
+        for version, role, score in ((row.model_version, IN_SERVICE, row.score),
+                                     (row.shadow_version, SHADOW, row.shadow_score)):
+            if version is not None:
+                found = features.setdefault((row.hub_id, str(version), role), ([], []))
+                found[0].append(row.features)
+                found[1].append(score)
+    histograms = []
+    for (hub, version, role), (feature_rows, scores) in sorted(features.items()):
+        shape = layouts(version)
+        if shape is not None:  # no reference (registry down, unknown version): counts only, drift not judged
+            histograms.append(HourHistogram(hour, hub, version, role, shape.id, len(feature_rows),
+                                            binning.count(shape, feature_rows, scores)))
+    return list(counts.values()), histograms
+
+
+@dataclass
+class Labels:
+    """What outcomes say about a window's decisions: hit rates and the exploration miss-rate sums."""
+
+    screened_labelled: int = 0
+    screened_hits: int = 0
+    model_labelled: int = 0
+    model_hits: int = 0
+    late_hits: int = 0
+    explored_w: float = 0.0  # sum of 1/propensity over labelled exploration screenings
+    explored_wy: float = 0.0
+    explored_ww: float = 0.0
+
+    def add(self, d: LabelledDecision) -> None:
+        if d.why == "out_of_scope":
+            return
+        if d.action != "SCREEN":
+            self.late_hits += d.late
+            return
+        if d.late:  # contraband found after the parcel was screened clear is not the screening's outcome
+            return
+        self.screened_labelled += 1
+        self.screened_hits += d.contraband
+        if d.why == "model":
+            self.model_labelled += 1
+            self.model_hits += d.contraband
+        elif d.why == "exploration" and d.propensity > 0:
+            w = 1.0 / d.propensity
+            self.explored_w += w
+            self.explored_wy += w * d.contraband
+            self.explored_ww += w * w
+
+
+@dataclass
+class Window:
+    """One window and scope: its hourly counts, histograms and labels summed."""
+
+    total: int = 0
+    in_scope: int = 0
+    released: int = 0
+    flagged: Counter[str] = field(default_factory=Counter)
+    by_origin: Counter[str] = field(default_factory=Counter)
+    capacities: dict[tuple[datetime, str], int] = field(default_factory=dict)  # (hour, hub) -> per hour
+    hubs: set[str] = field(default_factory=set)
+    # (version, role) -> [bins_id, rows, summed counts]
+    histograms: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    labels: Labels = field(default_factory=Labels)
+
+    def add_counts(self, c: HourCounts) -> None:
+        self.total += c.total
+        self.in_scope += c.in_scope
+        self.released += c.released
+        self.flagged.update(c.flagged_by_why or {})
+        self.by_origin.update(c.by_origin or {})
+        self.hubs.add(c.hub_id)
+        if c.capacity_per_hour is not None:
+            self.capacities[(c.hour_start, c.hub_id)] = c.capacity_per_hour
+
+    def add_histogram(self, h: HourHistogram) -> None:
+        key = (h.model_version, h.role)
+        found = self.histograms.get(key)
+        if found is None:
+            self.histograms[key] = [h.bins_id, h.rows, h.counts.copy()]
+        elif found[0] == h.bins_id:
+            found[1] += h.rows
+            found[2] += h.counts
+        else:  # the version's reference changed its bins mid-window: the window cannot be summed
+            found[0] = ""
+
+    def capacity(self, hub: str, seconds: float, share: float, in_scope: int) -> float:
+        """Screenings the hub could make over ``seconds``: the mean capacity in force over its folded hours,
+        else (no capacity known) ``share`` of its in-scope parcels."""
+        per_hour = [v for (_, h), v in self.capacities.items() if h == hub]
+        return float(np.mean(per_hour)) * seconds / 3600.0 if per_hour else share * in_scope

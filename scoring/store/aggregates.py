@@ -1,0 +1,213 @@
+"""Monitoring aggregates: the decision log folded per hour, hub and model version, and the windows judged.
+
+The monitoring job (``scoring.monitoring.fold``) is the only writer: it recomputes whole hours from the
+decision log and replaces their rows, so folding an hour twice, or two jobs folding it at once, leaves
+the same rows (no running totals that a replayed parcel or a retried batch could count twice). The
+analyst pages read these rows, and the labels of their decisions straight from the outcomes (few: only
+screened parcels and late findings), since outcomes keep arriving after an hour is folded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import and_, case, func, literal_column, select, text
+from sqlalchemy.engine import Connection
+
+from models.features import upgrade_row
+from scoring.db import as_utc, decisions, monitor_counts, monitor_evaluated, monitor_histograms, outcomes
+from scoring.store.base import Repository
+from scoring.store.rows import logged_row
+
+HOUR = timedelta(hours=1)
+
+
+@dataclass
+class HourCounts:
+    """Decisions of one hour at one hub by the version that acted ("" when none scored)."""
+
+    hour_start: datetime
+    hub_id: str
+    model_version: str
+    total: int = 0
+    in_scope: int = 0
+    released: int = 0
+    flagged_by_why: dict[str, int] | None = None
+    by_origin: dict[str, int] | None = None
+    capacity_per_hour: int | None = None
+
+
+@dataclass
+class HourHistogram:
+    """One version's binned features and scores over one hour at one hub (``role``: in service | shadow)."""
+
+    hour_start: datetime
+    hub_id: str
+    model_version: str
+    role: str
+    bins_id: str
+    rows: int
+    counts: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledDecision:
+    """A decision with an outcome: what the hit and miss rates are estimated from."""
+
+    accepted_at: datetime
+    hub_id: str
+    action: str
+    why: str
+    propensity: float
+    contraband: bool
+    late: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FoldRow:
+    """What folding reads of a decision: its hub, verdict, versions, scores, origin and feature row."""
+
+    accepted_at: datetime
+    hub_id: str
+    action: str
+    why: str
+    model_version: str | None
+    score: float | None
+    shadow_version: str | None
+    shadow_score: float | None
+    origin_province: str | None
+    features: dict[str, Any] | None
+
+
+def _hour_bucket(dialect: str) -> Any:
+    if dialect == "postgresql":
+        return func.date_trunc("hour", literal_column("decisions.accepted_at AT TIME ZONE 'UTC'"))
+    return func.strftime("%Y-%m-%d %H:00:00", decisions.c.accepted_at)
+
+
+def _as_hour(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Aggregates(Repository):
+    """Hourly counts and histograms (written by the monitoring job), and which windows were judged."""
+
+    def decided_per_hour(self, since: datetime | None = None) -> dict[datetime, int]:
+        """Decisions logged per hour (UTC start) from ``since``, counted by the database."""
+        bucket = _hour_bucket(self.engine.dialect.name).label("hour")
+        query = select(bucket, func.count()).group_by(bucket)
+        if since is not None:
+            query = query.where(decisions.c.accepted_at >= since)
+        with self.engine.connect() as conn:
+            return {_as_hour(hour): int(n) for hour, n in conn.execute(query)}
+
+    def folded_per_hour(self, since: datetime | None = None) -> dict[datetime, int]:
+        """Decisions folded per hour, as the job last counted them."""
+        query = select(monitor_counts.c.hour_start, func.sum(monitor_counts.c.total)).group_by(
+            monitor_counts.c.hour_start)
+        if since is not None:
+            query = query.where(monitor_counts.c.hour_start >= since)
+        with self.engine.connect() as conn:
+            return {as_utc(hour) or hour: int(n) for hour, n in conn.execute(query)}
+
+    def fold_rows(self, since: datetime, until: datetime) -> Iterator[FoldRow]:
+        """Decisions accepted in [since, until), their feature rows decoded (the one place that decodes them)."""
+        c = decisions.c
+        query = select(c.accepted_at, c.hub_id, c.action, c.why, c.model_version, c.score, c.shadow_version,
+                       c.shadow_score, c.origin_province, c.features).where(
+            c.accepted_at >= since, c.accepted_at < until)
+        with self.engine.connect() as conn:
+            for row in conn.execute(query).yield_per(5000):
+                features = None if row.features is None else upgrade_row(row.features)
+                yield FoldRow(as_utc(row.accepted_at) or row.accepted_at, row.hub_id, row.action, row.why,
+                              row.model_version, row.score, row.shadow_version, row.shadow_score,
+                              row.origin_province, None if features is None else logged_row(features))
+
+    def replace_hour(self, hour: datetime, counts: Sequence[HourCounts], histograms: Sequence[HourHistogram]) -> None:
+        """Replace everything folded for ``hour`` (one transaction: readers see the old hour or the new one)."""
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            _lock_hour(conn, hour)
+            conn.execute(monitor_counts.delete().where(monitor_counts.c.hour_start == hour))
+            conn.execute(monitor_histograms.delete().where(monitor_histograms.c.hour_start == hour))
+            if counts:
+                conn.execute(monitor_counts.insert(), [{
+                    "hour_start": hour, "hub_id": c.hub_id, "model_version": c.model_version, "total": c.total,
+                    "in_scope": c.in_scope, "released": c.released, "flagged_by_why": c.flagged_by_why or {},
+                    "by_origin": c.by_origin or {}, "capacity_per_hour": c.capacity_per_hour, "folded_at": now,
+                } for c in counts])
+            if histograms:
+                conn.execute(monitor_histograms.insert(), [{
+                    "hour_start": hour, "hub_id": h.hub_id, "model_version": h.model_version, "role": h.role,
+                    "bins_id": h.bins_id, "rows": h.rows, "counts": h.counts.tolist(),
+                } for h in histograms])
+
+    def counts(self, since: datetime, until: datetime, hub_id: str | None = None) -> list[HourCounts]:
+        c = monitor_counts.c
+        query = select(monitor_counts).where(c.hour_start >= since - HOUR, c.hour_start < until)
+        if hub_id is not None:
+            query = query.where(c.hub_id == hub_id)
+        with self.engine.connect() as conn:
+            return [HourCounts(as_utc(r.hour_start) or r.hour_start, r.hub_id, r.model_version, r.total, r.in_scope,
+                               r.released, dict(r.flagged_by_why), dict(r.by_origin), r.capacity_per_hour)
+                    for r in conn.execute(query.order_by(c.hour_start))]
+
+    def histograms(self, since: datetime, until: datetime, hub_id: str | None = None) -> list[HourHistogram]:
+        h = monitor_histograms.c
+        query = select(monitor_histograms).where(h.hour_start >= since - HOUR, h.hour_start < until)
+        if hub_id is not None:
+            query = query.where(h.hub_id == hub_id)
+        with self.engine.connect() as conn:
+            return [HourHistogram(as_utc(r.hour_start) or r.hour_start, r.hub_id, r.model_version, r.role, r.bins_id,
+                                  r.rows, np.asarray(r.counts, dtype=np.int64))
+                    for r in conn.execute(query.order_by(h.hour_start))]
+
+    def hubs(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return sorted(conn.execute(select(monitor_counts.c.hub_id).distinct()).scalars())
+
+    def labelled(self, since: datetime, until: datetime, hub_id: str | None = None) -> list[LabelledDecision]:
+        """Decisions accepted in [since, until) that have an outcome, with what the outcomes say."""
+        d, o = decisions.c, outcomes.c
+        contraband = func.max(case((o.result == "contraband", 1), else_=0))
+        late = func.max(case((and_(o.result == "contraband", o.source == "late"), 1), else_=0))
+        conditions = [d.accepted_at >= since, d.accepted_at < until]
+        if hub_id is not None:
+            conditions.append(d.hub_id == hub_id)
+        query = (select(d.accepted_at, d.hub_id, d.action, d.why, d.propensity, contraband, late)
+                 .select_from(outcomes.join(decisions, d.parcel_id == o.parcel_id))
+                 .where(*conditions).group_by(d.parcel_id, d.accepted_at, d.hub_id, d.action, d.why, d.propensity))
+        with self.engine.connect() as conn:
+            return [LabelledDecision(as_utc(r[0]) or r[0], r[1], r[2], r[3], float(r[4]), bool(r[5]), bool(r[6]))
+                    for r in conn.execute(query)]
+
+    def evaluated(self, granularity: str, starts: Sequence[datetime]) -> set[datetime]:
+        """Which of these windows the job has already judged."""
+        if not starts:
+            return set()
+        e = monitor_evaluated.c
+        with self.engine.connect() as conn:
+            found = conn.execute(select(e.window_start).where(e.granularity == granularity,
+                                                              e.window_start.in_(list(starts)))).scalars()
+            return {as_utc(s) or s for s in found}
+
+    def mark_evaluated(self, granularity: str, starts: Sequence[datetime]) -> None:
+        if not starts:
+            return
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            stmt = self._insert(monitor_evaluated)
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=["granularity", "window_start"]),
+                         [{"granularity": granularity, "window_start": s, "evaluated_at": now} for s in starts])
+
+
+def _lock_hour(conn: Connection, hour: datetime) -> None:
+    """Two jobs folding the same hour on PostgreSQL take turns (SQLite's write lock already serialises them)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 0x50474D00 + int(hour.timestamp()) // 3600})
