@@ -534,6 +534,63 @@ def bench(
     console.print(f"figures written to {json_out}")
 
 
+@app.command("bench-pages")
+def bench_pages(
+    json_out: Annotated[Path, typer.Option("--json", help="write the figures here as JSON")] = Path("bench-pages.json"),
+    decisions: Annotated[int, typer.Option(help="decisions to seed")] = 1_000_000,
+    days: Annotated[int, typer.Option(help="days they span")] = 120,
+    postgres: Annotated[str | None, typer.Option(help="also on this PostgreSQL URL (a private schema, dropped "
+                                                      "after)")] = None,
+) -> None:
+    """Each analyst page's time at a seeded store (SQLite, and PostgreSQL when given); print a table, write JSON."""
+    import tempfile
+    import uuid
+
+    from rich.table import Table
+    from sqlalchemy import text
+
+    from parcelguard.bench_pages import PagesResult, as_json, bench_pages, sqlite_settings
+    from scoring.db import make_engine
+    from scoring.store import Store
+
+    results: list[PagesResult] = []
+    with tempfile.TemporaryDirectory(prefix="bench-pages-") as folder:
+        say = lambda m: console.print(f"[dim]{m}[/]")  # noqa: E731
+        settings = sqlite_settings(Path(folder) / "sqlite")
+        store = Store(make_engine(settings.database_url))
+        store.create_schema()
+        results.append(bench_pages(settings, store, decisions, days, say=say))
+        if postgres:
+            schema = f"bench_{uuid.uuid4().hex[:10]}"
+            admin = make_engine(postgres)
+            with admin.begin() as conn:
+                conn.execute(text(f"CREATE SCHEMA {schema}"))
+            engine = make_engine(postgres, connect_args={"options": f"-csearch_path={schema}"})
+            try:
+                pg_settings = sqlite_settings(Path(folder) / "postgres").model_copy(update={"database_url": postgres})
+                store = Store(engine)
+                store.create_schema()
+                results.append(bench_pages(pg_settings, store, decisions, days, say=say))
+            finally:
+                engine.dispose()
+                with admin.begin() as conn:
+                    conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+                admin.dispose()
+    json_out.write_bytes(as_json(results))
+    table = Table(title=f"analyst pages at {decisions:,} decisions over {days} days (first load / median of 3, s)")
+    table.add_column("page")
+    for r in results:
+        table.add_column(r.backend, justify="right")
+    for i, page in enumerate(results[0].pages):
+        table.add_row(f"{page.page}  [dim]{page.path}[/]",
+                      *(f"{r.pages[i].first_s:.2f} / {r.pages[i].median_s:.2f}" for r in results))
+    table.add_row("seeding (bulk, one transaction)", *(f"{r.seed_s:.1f}" for r in results))
+    table.add_row("monitoring job's first pass (backfill), decisions/s",
+                  *(f"{r.fold_s:.1f} s; {r.fold_decisions_per_s:,.0f}/s" for r in results))
+    Console().print(table)
+    console.print(f"figures written to {json_out}")
+
+
 @app.command()
 def chaos(
     json_out: Annotated[Path, typer.Option("--json", help="write the results here as JSON")] = Path("chaos.json"),

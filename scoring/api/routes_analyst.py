@@ -33,8 +33,8 @@ Days = Annotated[int | None, Query(ge=1, le=366, description="length of the peri
 MAX_DAYS = {"hour": 14, "day": 366, "week": 366}
 
 
-def _build(settings: Settings, store: Store, granularity: str, days: int | None, hub: str | None = None
-           ) -> tuple[monitor.Report, report.RegistryFacts]:
+def _build(settings: Settings, store: Store, granularity: str, days: int | None, hub: str | None = None,
+           page: bool = False) -> tuple[monitor.Report, report.RegistryFacts]:
     if days is not None and days > MAX_DAYS[granularity]:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"days: at most {MAX_DAYS[granularity]} days of {granularity} windows "
@@ -42,7 +42,7 @@ def _build(settings: Settings, store: Store, granularity: str, days: int | None,
     facts = report.registry_facts(settings)
     try:
         built = report.run(settings, store, granularity, span=timedelta(days=days) if days else None, hub=hub,
-                           facts=facts)
+                           facts=facts, scopes={hub or monitor.ALL} if page else None)
     except ValueError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     return built, facts
@@ -58,10 +58,10 @@ def drift_page(
     request: Request, user: Analyst, store: StoreDep, settings: SettingsDep, granularity: Granularity = "day",
     hub: str | None = None, version: str | None = None, days: Days = None,
 ) -> HTMLResponse:
-    built, facts = _build(settings, store, granularity, days, hub)
+    built, facts = _build(settings, store, granularity, days, hub, page=True)
     scope = hub or monitor.ALL
-    if built.windows and scope not in built.scopes:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no decisions from hub {hub!r} in this period")
+    if scope not in built.scopes:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no decisions from hub {hub!r}")
     if version is not None and version not in built.versions:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"model version {version!r} scored nothing in this period")
     alerts = [a for a in store.alerts.recent(limit=200, since=built.since) if hub is None or a.scope == hub]

@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.spatial.distance import jensenshannon
-from scipy.stats import kstwobign
+from scipy.special import kolmogorov
 
 from models.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, FeatureRow
 from scoring.monitoring import drift
@@ -126,28 +125,50 @@ def layout(reference: dict[str, Any]) -> Layout:
     return made
 
 
-def count(shape: Layout, rows: Sequence[FeatureRow], scores: Sequence[float | None]) -> np.ndarray:
-    """The histogram vector of ``rows`` (logged feature rows) and their ``scores``."""
-    out = np.zeros(shape.size, dtype=np.int64)
-    matrix = drift._numeric_matrix(rows)
+def _matrix(rows: Sequence[FeatureRow]) -> np.ndarray:
+    """The numeric features of ``rows`` as floats, NaN where missing (None reads as NaN)."""
+    try:
+        return np.array([[row.get(name) for name in NUMERIC_FEATURES] for row in rows], dtype=float
+                        ).reshape(len(rows), len(NUMERIC_FEATURES))
+    except (TypeError, ValueError):  # a value numpy cannot read as a number: the slow path skips it
+        return drift._numeric_matrix(rows)
+
+
+def count_groups(shape: Layout, rows: Sequence[FeatureRow], scores: Sequence[float | None], groups: np.ndarray,
+                 n_groups: int) -> np.ndarray:
+    """Histogram vectors of ``rows`` (logged feature rows) and their ``scores``, one per group: row ``i``
+    counts in group ``groups[i]``. Returns an (n_groups, size) array; vectorised over all rows at once."""
+    out = np.zeros((n_groups, shape.size), dtype=np.int64)
+
+    def add(key: str, index: np.ndarray) -> None:
+        start, end = shape.offsets[key]
+        width = end - start
+        out[:, start:end] += np.bincount(groups * width + index, minlength=n_groups * width).reshape(n_groups, width)
+
+    matrix = _matrix(rows)
     for j, name in enumerate(NUMERIC_FEATURES):
         if name not in shape.numeric:
             continue
-        start, end = shape.offsets[f"n:{name}"]
-        out[start:end] = drift._bin_counts(matrix[:, j], shape.numeric[name])
+        column = matrix[:, j]
+        missing = np.isnan(column)
+        edges = shape.numeric[name]
+        add(f"n:{name}", np.where(missing, len(edges) + 1, np.searchsorted(edges, column, side="right")))
         if name in shape.entity:
-            start, end = shape.offsets[f"e:{name}"]
-            out[start:end] = drift._entity_counts(matrix[:, j])
+            add(f"e:{name}", np.where(missing, 0, np.where(column == 0, 1, 2)))
     for name, kept in shape.categories.items():
-        start, _ = shape.offsets[f"c:{name}"]
         where = {c: i for i, c in enumerate(kept)}
         other = where[OTHER]
-        for row in rows:
-            out[start + where.get(drift._category(row.get(name)), other)] += 1
-    values = np.array([math.nan if s is None else s for s in scores], dtype=float)
-    start, end = shape.offsets["score"]
-    out[start:end] = drift._bin_counts(np.round(values, drift.SCORE_DECIMALS), shape.score_edges)
+        add(f"c:{name}", np.fromiter((where.get(drift._category(row.get(name)), other) for row in rows),
+                                     dtype=np.int64, count=len(rows)))
+    values = np.round(np.array([math.nan if s is None else s for s in scores], dtype=float), drift.SCORE_DECIMALS)
+    add("score", np.where(np.isnan(values), len(shape.score_edges) + 1,
+                          np.searchsorted(shape.score_edges, values, side="right")))
     return out
+
+
+def count(shape: Layout, rows: Sequence[FeatureRow], scores: Sequence[float | None]) -> np.ndarray:
+    """The histogram vector of ``rows`` and their ``scores``."""
+    return count_groups(shape, rows, scores, np.zeros(len(rows), dtype=np.int64), 1)[0]
 
 
 def _coarsen(fine: np.ndarray, edges: np.ndarray, coarse: np.ndarray) -> np.ndarray:
@@ -165,16 +186,37 @@ def _wasserstein_ks(points: np.ndarray, reference: np.ndarray, window: np.ndarra
 
 
 def _ks_p(gap: float, n: float, m: float) -> float:
+    """Kolmogorov–Smirnov's asymptotic two-sample p-value for a largest CDF gap ``gap``."""
     if n <= 0 or m <= 0:
         return 1.0
-    return float(kstwobign.sf(gap * math.sqrt(n * m / (n + m))))
+    return float(kolmogorov(gap * math.sqrt(n * m / (n + m))))
+
+
+def _jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen–Shannon distance in bits (scipy's ``jensenshannon(p, q, base=2)``, without its overhead)."""
+    p, q = p / p.sum(), q / q.sum()
+    m = (p + q) / 2
+    divergence = (np.sum(p * np.log(p / m)) + np.sum(q * np.log(q / m))) / 2
+    return float(math.sqrt(max(divergence, 0.0) / math.log(2)))
+
+
+@dataclass
+class _Numeric:
+    """A numeric feature of one profile, ready to compare a window's fine counts with."""
+
+    ref: dict[str, Any]  # the profile's entry (format 2)
+    to_coarse: np.ndarray  # fine bin -> the profile's decile bin
+    expected: np.ndarray  # shares on the profile's deciles, missing last
+    entity: np.ndarray  # shares of unknown, first-seen, known
+    fine: np.ndarray  # the profile's sample counted on the fine bins (no missing bin)
 
 
 @dataclass
 class _Reference:
-    """A profile (overall or one hub's) counted on a layout's fine bins, computed once per profile."""
+    """A profile (overall or one hub's) laid on a layout's bins, computed once per profile and layout."""
 
-    numeric: dict[str, np.ndarray]
+    numeric: dict[str, _Numeric]
+    categorical: dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (vocabulary index per category, shares)
     scores: np.ndarray
     profile: dict[str, Any]  # held so its id() (the cache key) is not reused while cached
 
@@ -188,10 +230,25 @@ def _reference_counts(shape: Layout, profile: dict[str, Any]) -> _Reference:
         numeric = {}
         for name, edges in shape.numeric.items():
             raw = profile.get("numeric", {}).get(name)
-            sample = np.asarray([] if raw is None else raw.get("sample", []), dtype=float)
-            numeric[name] = drift._bin_counts(sample, edges)[:-1]
+            if raw is None:
+                continue
+            ref = drift._numeric_reference(raw)
+            bins = np.asarray(ref["bins"], dtype=float)
+            numeric[name] = _Numeric(
+                ref, np.concatenate([[0], np.searchsorted(bins, edges, side="right")]),
+                np.asarray(ref["expected"], dtype=float), np.asarray(ref["entity"], dtype=float),
+                drift._bin_counts(np.asarray(ref.get("sample", []), dtype=float), edges)[:-1])
+        categorical = {}
+        for name, kept in shape.categories.items():
+            shares = profile.get("categorical", {}).get(name)
+            if shares is None:
+                continue
+            where = {c: i for i, c in enumerate(kept)}
+            names = [c for c in shares if c != OTHER and c in where]
+            categorical[name] = (np.array([where[c] for c in names], dtype=np.int64),
+                                 np.array([shares[c] for c in names] + [shares.get(OTHER, 0.0)], dtype=float))
         sample = np.round(np.asarray(profile.get("score_sample", []), dtype=float), drift.SCORE_DECIMALS)
-        _CACHE[key] = _Reference(numeric, drift._bin_counts(sample, shape.score_edges)[:-1], profile)
+        _CACHE[key] = _Reference(numeric, categorical, drift._bin_counts(sample, shape.score_edges)[:-1], profile)
         if len(_CACHE) > 512:  # references live as long as the process; their layouts rarely change
             _CACHE.pop(next(iter(_CACHE)))
     return _CACHE[key]
@@ -199,56 +256,51 @@ def _reference_counts(shape: Layout, profile: dict[str, Any]) -> _Reference:
 
 def feature_drift(profile: dict[str, Any], shape: Layout, counts: np.ndarray, rows: int,
                   window_seconds: float | None, covered_seconds: float | None = None) -> list[drift.FeatureDrift]:
-    """Per-feature drift of a summed histogram against ``profile`` (drifted first, then by severity)."""
-    numeric_ref, categorical_ref = profile.get("numeric", {}), profile.get("categorical", {})
+    """Per-feature drift of a summed histogram against ``profile`` (drifted first, then by severity).
+    Windows too short to judge get distances but no significance tests (their p-values are NaN)."""
+    prepared = _reference_counts(shape, profile)
 
     def note_for(name: str) -> str:
         return drift._not_judged_note(name, window_seconds, covered_seconds)
 
-    judged_count = sum(1 for n in shape.numeric if n in numeric_ref and not note_for(n)) + sum(
-        1 for n in shape.categories if n in categorical_ref)
+    judged_count = sum(1 for n in prepared.numeric if not note_for(n)) + len(prepared.categorical)
     p_threshold = drift.TEST_P_VALUE / max(1, judged_count)
+    tests = window_seconds is None or window_seconds >= 0.95 * drift.DAY_S
     scale = min(1.0, TEST_ROWS / rows) if rows else 1.0
-    ref_counts = _reference_counts(shape, profile)
+    reference_rows = profile.get("rows", 0)
     results: list[drift.FeatureDrift] = []
-    for name, edges in shape.numeric.items():
-        raw = numeric_ref.get(name)
-        if raw is None:
-            continue
-        ref = drift._numeric_reference(raw)
+    for name, prep in prepared.numeric.items():
         fine = shape.part(counts, f"n:{name}").astype(float)
-        coarse = np.append(_coarsen(fine[:-1], edges, np.asarray(ref["bins"], dtype=float)), fine[-1])
-        value_psi = drift.psi(np.asarray(ref["expected"]), coarse / max(1, rows))
+        coarse = np.bincount(prep.to_coarse, weights=fine[:-1], minlength=len(prep.expected) - 1)
+        value_psi = drift.psi(prep.expected, np.append(coarse, fine[-1]) / max(1, rows))
+        p_value = math.nan
         if name in drift.CUMULATIVE:
             kind, method, threshold = "history", "psi", drift.PSI_THRESHOLD
             observed = shape.part(counts, f"e:{name}").astype(float)
-            expected = np.asarray(ref["entity"], dtype=float)
-            value = drift.psi(expected, observed / max(1, rows))
-            p_value = drift._chi2_p(expected, profile.get("rows", 0), observed * scale)
+            value = drift.psi(prep.entity, observed / max(1, rows))
+            if tests:
+                p_value = drift._chi2_p(prep.entity, reference_rows, observed * scale)
             note = "judged on the shares of unknown, first-seen and known entities"
         else:
             kind = "calendar" if name in drift.CALENDAR else "numeric"
             method, threshold, note = "wasserstein", drift.WASSERSTEIN_THRESHOLD, ""
-            reference, window = ref_counts.numeric[name], fine[:-1]
-            if window.sum() == 0 or reference.sum() == 0:
+            window = fine[:-1]
+            if window.sum() == 0 or prep.fine.sum() == 0:
                 value, p_value = 0.0, 1.0
             else:
-                distance, gap = _wasserstein_ks(shape.points[name], reference, window)
-                value = distance / (ref["std"] or 1.0)
-                p_value = _ks_p(gap, reference.sum(), window.sum() * scale)
+                distance, gap = _wasserstein_ks(shape.points[name], prep.fine, window)
+                value = distance / (prep.ref["std"] or 1.0)
+                if tests:
+                    p_value = _ks_p(gap, prep.fine.sum(), window.sum() * scale)
         results.append(drift._judge(name, kind, method, value, threshold, p_value, p_threshold, value_psi, rows,
                                     note_for(name) or note))
-    for name, kept in shape.categories.items():
-        ref_shares = categorical_ref.get(name)
-        if ref_shares is None:
-            continue
-        seen = dict(zip(kept, shape.part(counts, f"c:{name}").astype(float), strict=True))
-        observed = np.array([seen.get(c, 0.0) for c in ref_shares if c != OTHER], dtype=float)
+    for name, (index, expected) in prepared.categorical.items():
+        part = shape.part(counts, f"c:{name}").astype(float)
+        observed = part[index]
         observed = np.append(observed, rows - observed.sum())
-        expected = np.array([ref_shares[c] for c in ref_shares if c != OTHER] + [ref_shares.get(OTHER, 0.0)])
         actual = observed / max(1, rows)
-        value = float(jensenshannon(expected + drift.EPS, actual + drift.EPS, base=2)) if rows else 0.0
-        p_value = drift._chi2_p(expected, profile.get("rows", 0), observed * scale)
+        value = _jensen_shannon(expected + drift.EPS, actual + drift.EPS) if rows else 0.0
+        p_value = drift._chi2_p(expected, reference_rows, observed * scale) if tests else math.nan
         results.append(drift._judge(name, "categorical", "jensen_shannon", value, drift.JS_THRESHOLD, p_value,
                                     p_threshold, drift.psi(expected, actual), rows, note_for(name)))
     for item in results:

@@ -15,7 +15,7 @@ stays right under replays and retries where per-batch increments would count a r
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,10 +23,12 @@ from parcelguard.config import Settings
 from scoring import capacity
 from scoring.monitoring import binning, tally
 from scoring.store import Store
+from scoring.store.aggregates import FoldRow
 
 log = logging.getLogger(__name__)
 LOOKBACK = timedelta(hours=48)
 HOUR = timedelta(hours=1)
+BATCH_HOURS = 24  # hours folded per query and transaction
 
 
 @dataclass(frozen=True)
@@ -49,14 +51,33 @@ def stale_hours(store: Store, full: bool = False) -> list[datetime]:
 def fold(settings: Settings, store: Store, layouts: Callable[[str], binning.Layout | None],
          full: bool = False, hours: list[datetime] | None = None) -> Folded:
     """Refold the stale hours (or ``hours``); each hour is its own transaction."""
-    todo = stale_hours(store, full) if hours is None else hours
+    todo = stale_hours(store, full) if hours is None else sorted(hours)
     in_force = capacity.in_force(store, settings)
     decided = 0
-    for hour in todo:
-        counts, histograms = tally.fold_hour(hour, store.aggregates.fold_rows(hour, hour + HOUR), layouts, in_force)
-        store.aggregates.replace_hour(hour, counts, histograms)
-        decided += sum(c.total for c in counts)
+    for batch in _batches(todo):
+        folded = tally.fold_hours(_rows(store, batch), layouts, in_force)
+        store.aggregates.replace_hours(batch, folded)
+        decided += sum(c.total for counts, _ in folded.values() for c in counts)
     if todo:
         log.info("monitoring aggregates folded", extra={"hours": len(todo), "decisions": decided})
-    folded = store.aggregates.folded_per_hour()
-    return Folded(len(todo), decided, max(folded) if folded else None)
+    known = store.aggregates.folded_per_hour()
+    return Folded(len(todo), decided, max(known) if known else None)
+
+
+def _batches(hours: list[datetime]) -> Iterator[list[datetime]]:
+    """Stale hours in runs of at most ``BATCH_HOURS`` within one span, read with one query each."""
+    batch: list[datetime] = []
+    for hour in hours:
+        if batch and (len(batch) >= BATCH_HOURS or hour - batch[0] >= BATCH_HOURS * HOUR):
+            yield batch
+            batch = []
+        batch.append(hour)
+    if batch:
+        yield batch
+
+
+def _rows(store: Store, batch: list[datetime]) -> Iterator[FoldRow]:
+    wanted = set(batch)
+    for row in store.aggregates.fold_rows(batch[0], batch[-1] + HOUR):
+        if tally.hour_of(row.accepted_at) in wanted:
+            yield row

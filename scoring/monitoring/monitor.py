@@ -244,20 +244,19 @@ def build_report(
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}, not {granularity!r}")
     layouts = Layouts(references)
-    by_hour: dict[datetime, list[FoldRow]] = {}
+    fold_rows: list[FoldRow] = []
     labelled: list[LabelledDecision] = []
     for row in rows:
         at = row["accepted_at"]
-        by_hour.setdefault(tally.hour_of(at), []).append(FoldRow(
-            at, row["hub_id"], row["action"], row["why"], row["model_version"], row["score"], row["shadow_version"],
-            row["shadow_score"], row.get("origin_province"), row.get("features")))
+        fold_rows.append(FoldRow(at, row["hub_id"], row["action"], row["why"], row["model_version"], row["score"],
+                                 row["shadow_version"], row["shadow_score"], row.get("origin_province"),
+                                 row.get("features")))
         if row.get("label") is not None:
             labelled.append(LabelledDecision(at, row["hub_id"], row["action"], row["why"], row["propensity"],
                                              bool(row["label"]), bool(row.get("late"))))
     counts: list[HourCounts] = []
     histograms: list[HourHistogram] = []
-    for hour, hour_rows in sorted(by_hour.items()):
-        c, h = tally.fold_hour(hour, hour_rows, layouts.get, hub_capacity_per_hour or {})
+    for c, h in tally.fold_hours(fold_rows, layouts.get, hub_capacity_per_hour or {}).values():
         counts += c
         histograms += h
     report = assemble(counts, histograms, labelled, model_name=model_name, granularity=granularity, since=since,

@@ -26,20 +26,22 @@ def hour_of(at: datetime) -> datetime:
     return at.replace(minute=0, second=0, microsecond=0)
 
 
-def fold_hour(hour: datetime, rows: Iterable[FoldRow], layouts: Callable[[str], binning.Layout | None],
-              capacity: Mapping[str, int]) -> tuple[list[HourCounts], list[HourHistogram]]:
-    """One hour's decisions as counts per (hub, acting version) and histograms per (hub, version, role).
+def fold_hours(rows: Iterable[FoldRow], layouts: Callable[[str], binning.Layout | None],
+               capacity: Mapping[str, int]) -> dict[datetime, tuple[list[HourCounts], list[HourHistogram]]]:
+    """Decisions as counts per (hour, hub, acting version) and histograms per (hour, hub, version, role).
 
-    ``capacity``: screenings per hour in force now, by hub (the hour is folded as it closes, so this is the
-    capacity that hour was screened at)."""
-    counts: dict[tuple[str, str], HourCounts] = {}
-    features: dict[tuple[str, str, str], tuple[list[FeatureRow], list[float | None]]] = {}
+    ``capacity``: screenings per hour in force now, by hub (hours are folded as they close, so this is the
+    capacity they were screened at)."""
+    counts: dict[tuple[datetime, str, str], HourCounts] = {}
+    groups: dict[tuple[datetime, str, str, str], int] = {}  # (hour, hub, version, role) -> group number
+    by_version: dict[str, tuple[list[FeatureRow], list[float | None], list[int]]] = {}
     for row in rows:
-        key = (row.hub_id, row.model_version or "")
-        if key not in counts:
-            counts[key] = HourCounts(hour, row.hub_id, row.model_version or "", flagged_by_why={}, by_origin={},
-                                     capacity_per_hour=capacity.get(row.hub_id))
-        tally = counts[key]
+        hour = hour_of(row.accepted_at)
+        key = (hour, row.hub_id, row.model_version or "")
+        tally = counts.get(key)
+        if tally is None:
+            tally = counts[key] = HourCounts(hour, row.hub_id, row.model_version or "", flagged_by_why={},
+                                             by_origin={}, capacity_per_hour=capacity.get(row.hub_id))
         tally.total += 1
         origin = row.origin_province or "(unknown)"
         assert tally.by_origin is not None and tally.flagged_by_why is not None
@@ -56,16 +58,27 @@ def fold_hour(hour: datetime, rows: Iterable[FoldRow], layouts: Callable[[str], 
         for version, role, score in ((row.model_version, IN_SERVICE, row.score),
                                      (row.shadow_version, SHADOW, row.shadow_score)):
             if version is not None:
-                found = features.setdefault((row.hub_id, str(version), role), ([], []))
+                group = groups.setdefault((hour, row.hub_id, str(version), role), len(groups))
+                found = by_version.setdefault(str(version), ([], [], []))
                 found[0].append(row.features)
                 found[1].append(score)
-    histograms = []
-    for (hub, version, role), (feature_rows, scores) in sorted(features.items()):
+                found[2].append(group)
+    folded: dict[datetime, tuple[list[HourCounts], list[HourHistogram]]] = {}
+    for c in counts.values():
+        folded.setdefault(c.hour_start, ([], []))[0].append(c)
+    for version, (feature_rows, scores, numbers) in by_version.items():
         shape = layouts(version)
-        if shape is not None:  # no reference (registry down, unknown version): counts only, drift not judged
-            histograms.append(HourHistogram(hour, hub, version, role, shape.id, len(feature_rows),
-                                            binning.count(shape, feature_rows, scores)))
-    return list(counts.values()), histograms
+        if shape is None:  # no reference (registry down, unknown version): counts only, drift not judged
+            continue
+        wanted = sorted({g for g in numbers})
+        local = {g: i for i, g in enumerate(wanted)}
+        matrix = binning.count_groups(shape, feature_rows, scores, np.array([local[g] for g in numbers]), len(wanted))
+        sizes = np.bincount([local[g] for g in numbers], minlength=len(wanted))
+        for (hour, hub, v, role), g in groups.items():
+            if v == version:
+                folded[hour][1].append(HourHistogram(hour, hub, version, role, shape.id, int(sizes[local[g]]),
+                                                     matrix[local[g]]))
+    return folded
 
 
 @dataclass
