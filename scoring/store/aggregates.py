@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import Text, and_, case, func, literal_column, select, text, type_coerce
+from sqlalchemy import Text, and_, case, func, select, text, type_coerce
 from sqlalchemy.engine import Connection
 
 from models.features import upgrade_row
@@ -86,7 +86,7 @@ class FoldRow:
 
 def _hour_bucket(dialect: str) -> Any:
     if dialect == "postgresql":
-        return func.date_trunc("hour", literal_column("decisions.accepted_at AT TIME ZONE 'UTC'"))
+        return func.date_trunc("hour", func.timezone("UTC", decisions.c.accepted_at))
     return func.strftime("%Y-%m-%d %H:00:00", decisions.c.accepted_at)
 
 
