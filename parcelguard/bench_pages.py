@@ -103,14 +103,15 @@ def register_champion(settings: Settings, seed: int = 7) -> dict[str, Any]:
 
 
 def seed_store(store: Store, settings: Settings, total: int, days: int = 120, shifted_days: int = 2,
-               seed: int = 7) -> Seeded:
-    """``total`` decisions over ``days`` (ending now, on the hour) with outcomes and admin capacities, in bulk."""
+               seed: int = 7, end: datetime | None = None) -> Seeded:
+    """``total`` decisions over ``days`` ending at ``end`` (default: now, on the hour) with outcomes and admin
+    capacities, in bulk."""
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     normal, normal_scores = _pool(rng, POOL, shifted=False)
     shifted, shifted_scores = _pool(rng, POOL, shifted=True)
     encoded = [[orjson.dumps(r).decode() for r in normal], [orjson.dumps(r).decode() for r in shifted]]
-    last = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    last = end or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     first = last - timedelta(days=days)
     step = (last - first) / total
     shift_from = total - int(total * shifted_days / days)

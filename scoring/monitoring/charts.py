@@ -109,7 +109,8 @@ def feature_bars(items: Sequence[dict[str, Any]], limit: int = 22) -> str:
         ax.axvline(1.0, color=INK, linestyle="--", linewidth=1)
         ax.set_yticks(range(len(items)))
         ax.set_yticklabels([i["feature"] for i in items])
-        ax.set_xlim(0, max(2.0, max(values, default=1.0) * 1.35))
+        room = 1.6 if any(i["severity"] > 1.0 for i in items) else 0.0  # for the verdicts' text
+        ax.set_xlim(0, max(2.0, max(values, default=1.0) * 1.35) + room)
         ax.set_xlabel("distance / threshold")
         ax.legend(handles=[Patch(color=RISK, label="drifted"), Patch(color=ACCENT, label="within threshold"),
                            Patch(color="#b8bfca", label="not judged")], loc="lower right", frameon=False, fontsize=8)
@@ -123,13 +124,12 @@ def _verdict(item: dict[str, Any]) -> str:
     if item["drifted"]:
         return " · drifted"
     if item["judged"]:
-        return f" · not significant (p {item['p_value']:.2g})"
+        return " · not significant"
     note = str(item.get("note", ""))
-    for start, reason in (("calendar", "calendar, not judged"), ("not judged in hour", "hour window, not judged"),
-                          ("not judged yet", "window open, judged at close"), ("too few", "too few rows to judge"),
-                          ("no profile", "no hub profile, not judged")):
+    for start, reason in (("calendar", "calendar"), ("not judged in hour", "hour window"),
+                          ("not judged yet", "window open"), ("too few", "few rows"), ("no profile", "no hub profile")):
         if note.startswith(start):
-            return f" · {reason}"
+            return f" · not judged: {reason}"
     return " · not judged"
 
 

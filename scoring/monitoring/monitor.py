@@ -312,11 +312,11 @@ def assemble(
         return found
 
     for c in counts:
-        if since <= c.hour_start + timedelta(hours=1) and c.hour_start < until:
+        if since < c.hour_start + timedelta(hours=1) and c.hour_start < until:
             for summed in window(c.hour_start, c.hub_id):
                 summed.add_counts(c)
     for h in histograms:
-        if since <= h.hour_start + timedelta(hours=1) and h.hour_start < until:
+        if since < h.hour_start + timedelta(hours=1) and h.hour_start < until:
             whole, hub = window(h.hour_start, h.hub_id)
             whole.add_histogram(h)
             if h.role == tally.IN_SERVICE:  # a challenger in shadow reads the same parcels: judged overall only
