@@ -120,12 +120,15 @@ def test_parcelguard_drift_writes_html_and_json_and_logs_beside_the_model(
         monkeypatch.setenv(name, value)
     config.get_settings.cache_clear()
     try:
-        result = CliRunner().invoke(app, ["drift", "--out", str(tmp_path / "reports"), "--since", "2026-10-13"])
+        monkeypatch.chdir(tmp_path)
+        result = CliRunner().invoke(app, ["drift", "--since", "2026-10-13"])
     finally:
         config.get_settings.cache_clear()
     assert result.exit_code == 0, result.output
-    html = next((tmp_path / "reports").glob("drift-day-*.html")).read_text()
-    data = orjson.loads(next((tmp_path / "reports").glob("drift-day-*.json")).read_bytes())
+    reports = settings.data_dir / "reports"  # under the data folder, not ./data/reports
+    assert not (tmp_path / "data").exists()
+    html = next(reports.glob("drift-day-*.html")).read_text()
+    data = orjson.loads(next(reports.glob("drift-day-*.json")).read_bytes())
     assert html.count("<svg") >= 7 and "feature drift heatmap" in html
     assert "<script src" not in html and "<link" not in html and "https://" not in html  # self-contained
     assert "HAK-XIUYING" in html and "drifting" in html
