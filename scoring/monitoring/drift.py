@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -68,7 +68,8 @@ class _Judged:
         return self.value / self.threshold if math.isfinite(self.value) else 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "severity": self.severity}  # type: ignore[call-overload]
+        # Flat fields: dataclasses.asdict deep-copies every value, which was most of a long report's JSON time.
+        return {**{f.name: getattr(self, f.name) for f in fields(self)}, "severity": self.severity}  # type: ignore[arg-type]
 
 
 @dataclass
@@ -211,8 +212,8 @@ def _numeric_reference(ref: dict[str, Any]) -> dict[str, Any]:
 
 
 def psi(expected: np.ndarray, actual: np.ndarray) -> float:
-    e = np.clip(expected, EPS, None)
-    a = np.clip(actual, EPS, None)
+    e = np.maximum(expected, EPS)  # np.clip costs several times more on arrays this small
+    a = np.maximum(actual, EPS)
     return float(np.sum((a - e) * np.log(a / e)))
 
 

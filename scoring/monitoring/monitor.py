@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -125,7 +125,8 @@ class WindowReport:
         return self.flagged / self.capacity if self.capacity else math.nan
 
     def as_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if k != "models"}
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "models"}
+        data.update(hit=asdict(self.hit), model_hit=asdict(self.model_hit), miss=asdict(self.miss))
         data.update(start=self.start.isoformat(), end=self.end.isoformat(), flag_rate=self.flag_rate,
                     capacity_ratio=self.capacity_ratio, models=[m.as_dict() for m in self.models])
         return data
