@@ -97,7 +97,7 @@ def acknowledge(alert_id: int, request: Request, user: Analyst, store: StoreDep)
 
 
 def _models(settings: Settings, store: Store) -> tuple[report.RegistryFacts, dict[str, dict[str, int]]]:
-    return report.registry_facts(settings, with_reports=True), store.reads.by_version()
+    return report.registry_facts(settings, with_reports=True), store.aggregates.acted_per_version()
 
 
 @router.get("/models", response_class=HTMLResponse, include_in_schema=False)

@@ -180,19 +180,37 @@ class Aggregates(Repository):
             return sorted(conn.execute(select(monitor_counts.c.hub_id).distinct()).scalars())
 
     def labelled(self, since: datetime, until: datetime, hub_id: str | None = None) -> list[LabelledDecision]:
-        """Decisions accepted in [since, until) that have an outcome, with what the outcomes say."""
+        """Decisions accepted in [since, until) that have an outcome, with what the outcomes say.
+
+        Driven from the outcomes (one per screened parcel, a few late findings), summed per parcel first: joined
+        the other way, or grouped on the decision, SQLite walked every decision of the log or of the hub."""
         d, o = decisions.c, outcomes.c
-        contraband = func.max(case((o.result == "contraband", 1), else_=0))
-        late = func.max(case((and_(o.result == "contraband", o.source == "late"), 1), else_=0))
-        conditions = [d.accepted_at >= since, d.accepted_at < until]
-        if hub_id is not None:
-            conditions.append(d.hub_id == hub_id)
-        query = (select(d.accepted_at, d.hub_id, d.action, d.why, d.propensity, contraband, late)
-                 .select_from(outcomes.join(decisions, d.parcel_id == o.parcel_id))
-                 .where(*conditions).group_by(d.parcel_id, d.accepted_at, d.hub_id, d.action, d.why, d.propensity))
+        per_parcel = (select(o.parcel_id, func.max(case((o.result == "contraband", 1), else_=0)).label("contraband"),
+                             func.max(case((and_(o.result == "contraband", o.source == "late"), 1), else_=0))
+                             .label("late"))
+                      .group_by(o.parcel_id).subquery())
+        query = (select(d.accepted_at, d.hub_id, d.action, d.why, d.propensity, per_parcel.c.contraband,
+                        per_parcel.c.late)
+                 .select_from(per_parcel.join(decisions, d.parcel_id == per_parcel.c.parcel_id))
+                 .where(d.accepted_at >= since, d.accepted_at < until))
         with self.engine.connect() as conn:
             return [LabelledDecision(as_utc(r[0]) or r[0], r[1], r[2], r[3], float(r[4]), bool(r[5]), bool(r[6]))
-                    for r in conn.execute(query)]
+                    for r in conn.execute(query) if hub_id is None or r[1] == hub_id]
+
+    def acted_per_version(self) -> dict[str, dict[str, int]]:
+        """Decisions each version made ("acted", every one folded) and parcels it scored in shadow (those with
+        a feature row), from the aggregates: counting the log itself walked every decision."""
+        found: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            acted = select(monitor_counts.c.model_version, func.sum(monitor_counts.c.total)).where(
+                monitor_counts.c.model_version != "").group_by(monitor_counts.c.model_version)
+            for version, n in conn.execute(acted):
+                found.setdefault(version, {"acted": 0, "shadow": 0})["acted"] = int(n)
+            h = monitor_histograms.c
+            shadow = select(h.model_version, func.sum(h.rows)).where(h.role == "shadow").group_by(h.model_version)
+            for version, n in conn.execute(shadow):
+                found.setdefault(version, {"acted": 0, "shadow": 0})["shadow"] = int(n)
+        return found
 
     def evaluated(self, granularity: str, starts: Sequence[datetime]) -> set[datetime]:
         """Which of these windows the job has already judged."""
