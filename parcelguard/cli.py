@@ -465,6 +465,8 @@ def monitor(
     once: Annotated[bool, typer.Option("--once", help="one pass, then exit")] = False,
     full: Annotated[bool, typer.Option("--full", help="compare every hour of the log (backfill), not the "
                                                       "last two days")] = False,
+    refold: Annotated[bool, typer.Option("--refold", help="with --once: refold every hour (after a registry "
+                                                          "outage left hours without histograms)")] = False,
     interval: Annotated[float, typer.Option(help="seconds between passes")] = 60.0,
 ) -> None:
     """Fold new decisions into the hourly aggregates the analyst pages read, and judge each closed window once."""
@@ -473,7 +475,7 @@ def monitor(
     settings = get_settings()
     store = _store(settings)
     if once:
-        done = job.run_once(settings, store, full=full)
+        done = job.run_once(settings, store, full=full, refold=refold)
         judged = done.judged or "no new closed window"
         console.print(f"folded {done.folded.hours} hour(s), {done.folded.decisions} decision(s); judged {judged}; "
                       f"{done.new_alerts} new alert(s) in {done.seconds:.1f} s")

@@ -40,18 +40,19 @@ class Folded:
     newest: datetime | None  # the newest hour folded so far
 
 
-def stale_hours(store: Store, full: bool = False) -> list[datetime]:
-    """Hours whose logged decisions differ from what was folded (every hour when ``full`` or never folded)."""
+def stale_hours(store: Store, full: bool = False, refold: bool = False) -> list[datetime]:
+    """Hours whose logged decisions differ from what was folded (every hour compared when ``full`` or never
+    folded); with ``refold``, every hour of the log (say after a registry outage left hours without histograms)."""
     folded = store.aggregates.folded_per_hour()
-    since = None if full or not folded else max(folded) - LOOKBACK
+    since = None if full or refold or not folded else max(folded) - LOOKBACK
     decided = store.aggregates.decided_per_hour(since)
-    return sorted(hour for hour, n in decided.items() if folded.get(hour) != n)
+    return sorted(hour for hour, n in decided.items() if refold or folded.get(hour) != n)
 
 
 def fold(settings: Settings, store: Store, layouts: Callable[[str], binning.Layout | None],
-         full: bool = False, hours: list[datetime] | None = None) -> Folded:
-    """Refold the stale hours (or ``hours``); each hour is its own transaction."""
-    todo = stale_hours(store, full) if hours is None else sorted(hours)
+         full: bool = False, refold: bool = False) -> Folded:
+    """Refold the stale hours (``stale_hours``), a day's worth per query and transaction."""
+    todo = stale_hours(store, full, refold)
     in_force = capacity.in_force(store, settings)
     decided = 0
     for batch in _batches(todo):

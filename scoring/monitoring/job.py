@@ -50,12 +50,13 @@ def closed_windows(store: Store, granularity: str, horizon: datetime) -> list[da
     return [s for s in closed if s not in done]
 
 
-def run_once(settings: Settings, store: Store, full: bool = False) -> Pass:
-    """Fold what changed, then judge and store the alerts of every newly closed window."""
+def run_once(settings: Settings, store: Store, full: bool = False, refold: bool = False) -> Pass:
+    """Fold what changed (``full``: compare every hour; ``refold``: refold every hour), then judge and store the
+    alerts of every newly closed window."""
     started = time.perf_counter()
     facts = report.registry_facts(settings)
     layouts = report.layouts(settings, facts)
-    result = Pass(fold.fold(settings, store, layouts, full=full))
+    result = Pass(fold.fold(settings, store, layouts, full=full, refold=refold))
     found = store.reads.time_range()
     if found is not None:
         horizon = found[1] - GRACE

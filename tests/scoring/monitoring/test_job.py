@@ -68,5 +68,6 @@ def test_folding_counts_every_decision_once_and_refolds_an_hour_that_grew(store:
     fold.fold(settings, store, layouts)
     assert sum(store.aggregates.folded_per_hour().values()) == store.decisions.count() == 52
     assert fold.fold(settings, store, layouts, full=True).decisions == 0  # a full pass finds nothing stale
+    assert fold.fold(settings, store, layouts, refold=True).decisions == 52  # a refold redoes every hour, same rows
     counts = store.aggregates.counts(DAY, DAY + timedelta(hours=3), HUB)
     assert sum(c.total for c in counts) == 26 and sum(sum((c.flagged_by_why or {}).values()) for c in counts) == 7
