@@ -26,7 +26,7 @@ import numpy as np
 
 from models.features import CHINA_TZ
 from scoring.monitoring import binning, drift, tally
-from scoring.store.aggregates import FoldRow, HourCounts, HourHistogram, LabelledDecision
+from scoring.store.aggregates import FoldRow, HourCounts, HourHistogram, HourLabels, LabelledDecision, LabelSums
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ def window_start(at: datetime, granularity: str) -> datetime:
     return local.astimezone(UTC)
 
 
-def _miss_rate(labels: tally.Labels) -> Rate:
+def _miss_rate(labels: LabelSums) -> Rate:
     """Contraband rate among parcels the model would release, from exploration labels weighted by
     1/propensity; the interval uses Kish's effective sample size."""
     if labels.explored_w <= 0:
@@ -260,7 +260,11 @@ def build_report(
     for c, h in tally.fold_hours(fold_rows, layouts.get, hub_capacity_per_hour or {}).values():
         counts += c
         histograms += h
-    report = assemble(counts, histograms, labelled, model_name=model_name, granularity=granularity, since=since,
+    labels: dict[tuple[datetime, str], LabelSums] = {}
+    for d in labelled:
+        labels.setdefault((tally.hour_of(d.accepted_at), d.hub_id), LabelSums()).add(d)
+    hour_labels = [HourLabels(hour, hub, sums) for (hour, hub), sums in labels.items()]
+    report = assemble(counts, histograms, hour_labels, model_name=model_name, granularity=granularity, since=since,
                       until=until, references=references, layouts=layouts.get, capacity_share=capacity_share,
                       expectations=expectations, live=live)
     report.alerts = evaluate_alerts(report)
@@ -284,7 +288,7 @@ class Layouts:
 def assemble(
     counts: Sequence[HourCounts],
     histograms: Sequence[HourHistogram],
-    labelled: Iterable[LabelledDecision],
+    labels: Iterable[HourLabels],
     *,
     model_name: str,
     granularity: str,
@@ -322,10 +326,10 @@ def assemble(
             whole.add_histogram(h)
             if h.role == tally.IN_SERVICE:  # a challenger in shadow reads the same parcels: judged overall only
                 hub.add_histogram(h)
-    for d in labelled:
-        if since <= d.accepted_at < until:
-            for summed in window(d.accepted_at, d.hub_id):
-                summed.labels.add(d)
+    for hour_labels in labels:
+        if since < hour_labels.hour_start + timedelta(hours=1) and hour_labels.hour_start < until:
+            for summed in window(hour_labels.hour_start, hour_labels.hub_id):
+                summed.labels.merge(hour_labels.sums)
     length = GRANULARITIES[granularity]
     hubs = sorted({scope for (_, scope) in sums} - {ALL})
     windows: list[WindowReport] = []
@@ -339,15 +343,15 @@ def assemble(
                            for h in sorted(sums_.hubs))
         else:
             capacity = sums_.capacity(scope, covered, capacity_share, sums_.in_scope)
-        labels = sums_.labels
-        miss = _miss_rate(labels)
+        window_labels = sums_.labels
+        miss = _miss_rate(window_labels)
         report_window = WindowReport(
             start=start, end=end, covered_s=covered, scope=scope, total=sums_.total, in_scope=sums_.in_scope,
             flagged=sum(sums_.flagged.values()), flagged_by_why=dict(sums_.flagged), capacity=capacity,
-            released=sums_.released, hit=Rate.of(labels.screened_hits, labels.screened_labelled),
-            model_hit=Rate.of(labels.model_hits, labels.model_labelled), miss=miss,
+            released=sums_.released, hit=Rate.of(window_labels.screened_hits, window_labels.screened_labelled),
+            model_hit=Rate.of(window_labels.model_hits, window_labels.model_labelled), miss=miss,
             expected_missed=miss.rate * sums_.released if math.isfinite(miss.rate) else math.nan,
-            late_hits=labels.late_hits, by_origin=dict(sums_.by_origin.most_common()),
+            late_hits=window_labels.late_hits, by_origin=dict(sums_.by_origin.most_common()),
         )
         for (version, role), (bins_id, rows, summed) in sorted(
                 sums_.histograms.items(), key=lambda kv: (kv[0][1] != tally.IN_SERVICE, _version_key(kv[0][0]))):

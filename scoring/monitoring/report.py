@@ -199,7 +199,7 @@ def run(
     aggregates = store.aggregates
     built = monitor.assemble(
         aggregates.counts(since, until, hub), aggregates.histograms(since, until, hub),
-        aggregates.labelled(since, until, hub), model_name=facts.name, granularity=granularity, since=since,
+        aggregates.labels(since, until, hub), model_name=facts.name, granularity=granularity, since=since,
         until=until, references=references(settings, facts), layouts=layouts(settings, facts),
         capacity_share=settings.capacity_share, scopes=scopes or (None if hub is None else {hub}),
         expectations=facts.expectations(), live=facts.live,

@@ -2,7 +2,7 @@
 
 The monitoring job folds the decision log hour by hour with ``fold_hour``; the report sums the hours of
 each window with ``Window``. Labels are not folded: outcomes keep arriving after an hour closes, so they
-are read per request (``Labels.add``, from ``Aggregates.labelled``).
+are summed per hour on request (``Aggregates.labels``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from models.features import FeatureRow
 from scoring.monitoring import binning
-from scoring.store.aggregates import FoldRow, HourCounts, HourHistogram, LabelledDecision
+from scoring.store.aggregates import FoldRow, HourCounts, HourHistogram, LabelSums
 
 IN_SERVICE, SHADOW = "in service", "shadow"
 
@@ -82,39 +82,6 @@ def fold_hours(rows: Iterable[FoldRow], layouts: Callable[[str], binning.Layout 
 
 
 @dataclass
-class Labels:
-    """What outcomes say about a window's decisions: hit rates and the exploration miss-rate sums."""
-
-    screened_labelled: int = 0
-    screened_hits: int = 0
-    model_labelled: int = 0
-    model_hits: int = 0
-    late_hits: int = 0
-    explored_w: float = 0.0  # sum of 1/propensity over labelled exploration screenings
-    explored_wy: float = 0.0
-    explored_ww: float = 0.0
-
-    def add(self, d: LabelledDecision) -> None:
-        if d.why == "out_of_scope":
-            return
-        if d.action != "SCREEN":
-            self.late_hits += d.late
-            return
-        if d.late:  # contraband found after the parcel was screened clear is not the screening's outcome
-            return
-        self.screened_labelled += 1
-        self.screened_hits += d.contraband
-        if d.why == "model":
-            self.model_labelled += 1
-            self.model_hits += d.contraband
-        elif d.why == "exploration" and d.propensity > 0:
-            w = 1.0 / d.propensity
-            self.explored_w += w
-            self.explored_wy += w * d.contraband
-            self.explored_ww += w * w
-
-
-@dataclass
 class Window:
     """One window and scope: its hourly counts, histograms and labels summed."""
 
@@ -127,7 +94,7 @@ class Window:
     hubs: set[str] = field(default_factory=set)
     # (version, role) -> [bins_id, rows, summed counts]
     histograms: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
-    labels: Labels = field(default_factory=Labels)
+    labels: LabelSums = field(default_factory=LabelSums)
 
     def add_counts(self, c: HourCounts) -> None:
         self.total += c.total

@@ -3,14 +3,17 @@ window, judged against the capacity in force (an admin's override included)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from models.manifest import Outcome
 from parcelguard.config import Settings
 from scoring.monitoring import fold, job, report
 from scoring.store import Store
+from scoring.store.aggregates import LabelledDecision, LabelSums
 from tests.conftest import make_settings
 from tests.scoring.api_support import HUB, OTHER_HUB, record
 
@@ -71,3 +74,33 @@ def test_folding_counts_every_decision_once_and_refolds_an_hour_that_grew(store:
     assert fold.fold(settings, store, layouts, refold=True).decisions == 52  # a refold redoes every hour, same rows
     counts = store.aggregates.counts(DAY, DAY + timedelta(hours=3), HUB)
     assert sum(c.total for c in counts) == 26 and sum(sum((c.flagged_by_why or {}).values()) for c in counts) == 7
+
+
+def test_label_sums_from_the_database_match_the_reports_own(store: Store) -> None:
+    """The hit and miss rates a page reads (summed per hour by SQL) are those ``LabelSums.add`` counts."""
+    records = [record(f"L{i}", hub_id=HUB if i % 3 else OTHER_HUB, action="SCREEN" if i % 2 else "RELEASE",
+                      why=("model", "exploration", "out_of_scope")[i % 3] if i % 2 else "model",
+                      accepted_at=(DAY + timedelta(minutes=7 * i)).isoformat()) for i in range(60)]
+    assert store.decisions.record(records, {}) == 60
+    expected: dict[tuple[datetime, str], LabelSums] = {}
+    for i, r in enumerate(records):
+        at = r.accepted_at
+        d = r.decision
+        if d.action == "SCREEN":
+            result = "contraband" if i % 5 == 0 else "clear"
+            store.outcomes.record(Outcome(parcel_id=d.parcel_id, screened_at=at, result=result), "s1")
+        elif i % 4 == 0:
+            result = "contraband"
+            store.outcomes.record(Outcome(parcel_id=d.parcel_id, screened_at=at, result=result, source="late"),
+                                  "police")
+        else:
+            continue
+        late = d.action != "SCREEN"
+        expected.setdefault((at.replace(minute=0, second=0, microsecond=0), d.hub_id), LabelSums()).add(
+            LabelledDecision(at, d.hub_id, d.action, d.why, d.propensity, result == "contraband" or late, late))
+    found = {(h.hour_start, h.hub_id): h.sums for h in store.aggregates.labels(DAY, DAY + timedelta(days=1))}
+    assert found.keys() == expected.keys()
+    for key, sums in expected.items():
+        assert found[key].explored_ww == pytest.approx(sums.explored_ww) and found[key].late_hits == sums.late_hits
+        assert (found[key].screened_hits, found[key].model_labelled) == (sums.screened_hits, sums.model_labelled)
+        assert asdict(found[key]) == pytest.approx(asdict(sums))
