@@ -67,7 +67,7 @@ def test_analyst_pages_at_scale_are_quick_right_and_write_no_alerts(seeded: Seed
     stored = sorted((a.key, a.last_seen_at) for a in alerts)
     assert any(a.granularity == "day" and a.kind == "feature_drift" for a in alerts), "the job judged the shift"
     jams = [a.message for a in alerts if a.kind == "flag_rate" and a.severity == "critical"
-            and a.window_start < END - timedelta(days=3)]
+            and a.window_start is not None and a.window_start < END - timedelta(days=3)]
     assert not jams, "days before the shift flag what the admin's capacity allows (5% of parcels would jam)"
     with serve(create_app(seeded.settings, seeded.store)) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)

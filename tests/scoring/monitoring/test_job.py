@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -87,7 +88,7 @@ def test_label_sums_from_the_database_match_the_reports_own(store: Store) -> Non
         at = r.accepted_at
         d = r.decision
         if d.action == "SCREEN":
-            result = "contraband" if i % 5 == 0 else "clear"
+            result: Literal["clear", "contraband"] = "contraband" if i % 5 == 0 else "clear"
             store.outcomes.record(Outcome(parcel_id=d.parcel_id, screened_at=at, result=result), "s1")
         elif i % 4 == 0:
             result = "contraband"
