@@ -15,6 +15,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -205,7 +206,7 @@ monitor_histograms = Table(
     Column("role", String(12), primary_key=True),
     Column("bins_id", String(32), nullable=False),
     Column("rows", Integer, nullable=False),
-    Column("counts", JSON, nullable=False),  # one flat list of ints in the layout's order
+    Column("counts", LargeBinary, nullable=False),  # little-endian int64 counts in the layout's order
 )
 
 # Closed windows the monitoring job has judged for alerts: each is judged once.

@@ -41,7 +41,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=12), nullable=False),
         sa.Column("bins_id", sa.String(length=32), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
-        sa.Column("counts", sa.JSON(), nullable=False),
+        sa.Column("counts", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("hour_start", "hub_id", "model_version", "role", name=op.f("pk_monitor_histograms")),
     )
     op.create_table(
