@@ -55,6 +55,9 @@ def run_once(settings: Settings, store: Store, full: bool = False, refold: bool 
     alerts of every newly closed window."""
     started = time.perf_counter()
     facts = report.registry_facts(settings)
+    if facts.error is not None:  # no reference bins: folding now would leave hours without histograms for good
+        log.warning("model registry unavailable; monitoring pass skipped", extra={"error": facts.error})
+        return Pass(fold.Folded(0, 0, None), seconds=time.perf_counter() - started)
     layouts = report.layouts(settings, facts)
     result = Pass(fold.fold(settings, store, layouts, full=full, refold=refold))
     found = store.reads.time_range()

@@ -105,3 +105,12 @@ def test_label_sums_from_the_database_match_the_reports_own(store: Store) -> Non
         assert found[key].explored_ww == pytest.approx(sums.explored_ww) and found[key].late_hits == sums.late_hits
         assert (found[key].screened_hits, found[key].model_labelled) == (sums.screened_hits, sums.model_labelled)
         assert asdict(found[key]) == pytest.approx(asdict(sums))
+
+
+def test_a_pass_waits_while_the_registry_is_down(store: Store, settings: Settings,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Folding without the references' bins would leave those hours without histograms for good."""
+    _seed(store, DAY, 1, 4, "r")
+    monkeypatch.setattr(report, "registry_facts", lambda *_a, **_k: report.RegistryFacts("m", error="down"))
+    assert job.run_once(settings, store).folded.hours == 0
+    assert fold.stale_hours(store) == [DAY] and store.alerts.recent() == []
