@@ -438,29 +438,56 @@ def broker(
 
 @app.command()
 def drift(
-    out: Annotated[Path, typer.Option(help="folder for the HTML and JSON report")] = Path("data/reports"),
+    out: Annotated[Path | None, typer.Option(help="folder for the HTML and JSON report "
+                                                  "(default: reports/ under PARCELGUARD_DATA_DIR)")] = None,
     granularity: Annotated[str, typer.Option(help="hour, day or week windows")] = "day",
     since: Annotated[str | None, typer.Option(help="period start, YYYY-MM-DD (China time)")] = None,
     until: Annotated[str | None, typer.Option(help="period end, YYYY-MM-DD exclusive (default: last decision)")] = None,
     hub: Annotated[str | None, typer.Option(help="one hub only")] = None,
     mlflow_log: Annotated[bool, typer.Option("--mlflow/--no-mlflow", help="log beside each judged model")] = True,
 ) -> None:
-    """Drift and performance per window, hub and model version: HTML + JSON report, alerts, MLflow."""
-    from scoring.monitoring import monitor, report
+    """Drift and performance per window, hub and model version: a monitoring pass, then HTML + JSON report, MLflow."""
+    from scoring.monitoring import job, monitor
 
     if granularity not in monitor.GRANULARITIES:
         raise typer.BadParameter(f"--granularity must be one of {', '.join(monitor.GRANULARITIES)}")
     settings = get_settings()
     try:
-        built, html_path, json_path, runs = report.report_job(
-            settings, _store(settings), out, granularity, _local_day(since), _local_day(until), hub=hub,
-            to_mlflow=mlflow_log)
+        _built, done, html_path, json_path, runs = job.drift_report(
+            settings, _store(settings), out or settings.data_dir / "reports", granularity, _local_day(since),
+            _local_day(until), hub=hub, to_mlflow=mlflow_log)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    for alert in built.alerts:
+    for alert in done.alerts:
         console.print(f"[{'red' if alert.severity == 'critical' else 'yellow'}]{alert.kind}[/]: {alert.message}")
-    console.print(f"{len(built.alerts)} alert(s); report: {html_path}\njson: {json_path}"
+    console.print(f"{done.new_alerts} new alert(s) from closed windows; report: {html_path}\njson: {json_path}"
                   + (f"\nMLflow run(s): {', '.join(runs)}" if runs else ""))
+
+
+@app.command()
+def monitor(
+    once: Annotated[bool, typer.Option("--once", help="one pass, then exit")] = False,
+    full: Annotated[bool, typer.Option("--full", help="compare every hour of the log (backfill), not the "
+                                                      "last two days")] = False,
+    refold: Annotated[bool, typer.Option("--refold", help="with --once: refold every hour (after a registry "
+                                                          "outage left hours without histograms)")] = False,
+    interval: Annotated[float, typer.Option(help="seconds between passes")] = 60.0,
+) -> None:
+    """Fold new decisions into the hourly aggregates the analyst pages read, and judge each closed window once."""
+    from scoring.monitoring import job
+
+    settings = get_settings()
+    store = _store(settings)
+    if once:
+        done = job.run_once(settings, store, full=full, refold=refold)
+        judged = done.judged or "no new closed window"
+        console.print(f"folded {done.folded.hours} hour(s), {done.folded.decisions} decision(s); judged {judged}; "
+                      f"{done.new_alerts} new alert(s) in {done.seconds:.1f} s")
+        return
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        job.run_forever(settings, store, stopped, interval)
 
 
 def _local_day(value: str | None) -> datetime | None:
@@ -497,6 +524,63 @@ def bench(
     Console().print(table)
     for note in result.notes:
         console.print(f"note: {note}")
+    console.print(f"figures written to {json_out}")
+
+
+@app.command("bench-pages")
+def bench_pages(
+    json_out: Annotated[Path, typer.Option("--json", help="write the figures here as JSON")] = Path("bench-pages.json"),
+    decisions: Annotated[int, typer.Option(help="decisions to seed")] = 1_000_000,
+    days: Annotated[int, typer.Option(help="days they span")] = 120,
+    postgres: Annotated[str | None, typer.Option(help="also on this PostgreSQL URL (a private schema, dropped "
+                                                      "after)")] = None,
+) -> None:
+    """Each analyst page's time at a seeded store (SQLite, and PostgreSQL when given); print a table, write JSON."""
+    import tempfile
+    import uuid
+
+    from rich.table import Table
+    from sqlalchemy import text
+
+    from parcelguard.bench_pages import PagesResult, as_json, bench_pages, sqlite_settings
+    from scoring.db import make_engine
+    from scoring.store import Store
+
+    results: list[PagesResult] = []
+    with tempfile.TemporaryDirectory(prefix="bench-pages-") as folder:
+        say = lambda m: console.print(f"[dim]{m}[/]")  # noqa: E731
+        settings = sqlite_settings(Path(folder) / "sqlite")
+        store = Store(make_engine(settings.database_url))
+        store.create_schema()
+        results.append(bench_pages(settings, store, decisions, days, say=say))
+        if postgres:
+            schema = f"bench_{uuid.uuid4().hex[:10]}"
+            admin = make_engine(postgres)
+            with admin.begin() as conn:
+                conn.execute(text(f"CREATE SCHEMA {schema}"))
+            engine = make_engine(postgres, connect_args={"options": f"-csearch_path={schema}"})
+            try:
+                pg_settings = sqlite_settings(Path(folder) / "postgres").model_copy(update={"database_url": postgres})
+                store = Store(engine)
+                store.create_schema()
+                results.append(bench_pages(pg_settings, store, decisions, days, say=say))
+            finally:
+                engine.dispose()
+                with admin.begin() as conn:
+                    conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+                admin.dispose()
+    json_out.write_bytes(as_json(results))
+    table = Table(title=f"analyst pages at {decisions:,} decisions over {days} days (first load / median of 3, s)")
+    table.add_column("page")
+    for r in results:
+        table.add_column(r.backend, justify="right")
+    for i, page in enumerate(results[0].pages):
+        table.add_row(f"{page.page}  [dim]{page.path}[/]",
+                      *(f"{r.pages[i].first_s:.2f} / {r.pages[i].median_s:.2f}" for r in results))
+    table.add_row("seeding (bulk, one transaction)", *(f"{r.seed_s:.1f}" for r in results))
+    table.add_row("monitoring job's first pass (backfill), decisions/s",
+                  *(f"{r.fold_s:.1f} s; {r.fold_decisions_per_s:,.0f}/s" for r in results))
+    Console().print(table)
     console.print(f"figures written to {json_out}")
 
 

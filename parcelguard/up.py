@@ -3,9 +3,10 @@
 Starts the Tansu broker (in its own session, so a terminal's Ctrl-C reaches only this process), points
 MLflow at a SQLite registry under the data folder, trains a first champion from a generated labelled history
 when the registry has none, then runs the scorer, the outcome consumer, the API, a live feed of generated
-manifests paced on the demo clock (``parcelguard.demo.clock``), one simulated X-ray station per hub and a
-retraining loop, each on its own thread. Ctrl-C or SIGTERM stops them in the reverse order of the data's
-path (feed, stations, retraining, scorer, outcome consumer, API) and the broker last.
+manifests paced on the demo clock (``parcelguard.demo.clock``), one simulated X-ray station per hub, a
+retraining loop and the monitoring job (``scoring.monitoring.job``), each on its own thread. Ctrl-C or SIGTERM
+stops them in the reverse order of the data's path (feed, stations, retraining, monitoring, scorer, outcome
+consumer, API) and the broker last.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from scoring.api.app import create_app
 from scoring.api.routes_health import metrics_registry
 from scoring.db import make_engine
 from scoring.engine import ModelSource, Scorer
+from scoring.monitoring import job as monitoring_job
 from scoring.store import Store
 from streams import clients
 from streams.broker import EmbeddedBroker
@@ -53,6 +55,7 @@ RETRAIN_WORLD_HOURS = 6.0  # the demo retrains every six world hours...
 RETRAIN_MIN_S = 300.0  # ...but not more often than every five minutes, training takes a minute on two cores
 RETRAIN_MIN_LABELS = 10
 STATUS_EVERY_S = 10.0
+MONITOR_EVERY_S = 30.0  # the monitoring job's passes (the demo's clock runs fast: windows close often)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +211,7 @@ def run_all(settings: Settings, console: Console, options: DemoOptions) -> None:
                                                log_level="warning"))
         truth = TruthBook(demo_dir / "truth.txt")
         stop_feed, stop_stations, stop_training = threading.Event(), threading.Event(), threading.Event()
+        stop_monitoring = threading.Event()
         feed = LiveFeed(WorldConfig(days=options.history_days + WORLD_DAYS, parcels_per_day=options.per_day),
                         options.history_days, clock, FeedCursor(demo_dir / "feed-cursor.json"), truth, stop_feed)
         stations = [XrayStation(store, hub, capacity, truth, stop_stations) for hub, capacity in capacities.items()]
@@ -217,6 +221,7 @@ def run_all(settings: Settings, console: Console, options: DemoOptions) -> None:
             _Part("feed", stop_feed.set),
             *[_Part(f"station {s.hub_id}", stop_stations.set) for s in stations],
             _Part("retraining", stop_training.set),
+            _Part("monitoring", stop_monitoring.set),
             _Part("scorer", scorer.stop),
             _Part("outcome consumer", outcome_consumer.stop),
             _Part("API", lambda: setattr(server, "should_exit", True)),
@@ -228,6 +233,9 @@ def run_all(settings: Settings, console: Console, options: DemoOptions) -> None:
         by_name["retraining"].thread = _thread("retraining", lambda: retrain_loop(
             settings, store, retrain_every_s, RETRAIN_MIN_LABELS, stop_training,
             lambda line: console.print(f"[bold]retraining[/] {line}")))
+        # Folds the log into the aggregates the analyst pages read, and judges each closed window once.
+        by_name["monitoring"].thread = _thread("monitoring", lambda: monitoring_job.run_forever(
+            settings, store, stop_monitoring, MONITOR_EVERY_S))
         for station in stations:
             by_name[f"station {station.hub_id}"].thread = _thread(f"xray-{station.hub_id}", station.run)
         by_name["feed"].thread = _thread("feed", lambda: _feed(broker.bootstrap, feed, stop_feed))

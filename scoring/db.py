@@ -15,6 +15,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -189,6 +190,48 @@ alerts = Table(
     Column("acknowledged_by", String(64)),
     Column("acknowledged_at", DateTime(timezone=True)),
     Index("ix_alerts_window", "window_start"),
+)
+
+
+# Monitoring aggregates (scoring/monitoring/fold.py): the decision log folded per hour (UTC start; China has no
+# daylight saving, so local hours and days are whole hours), hub and model version by the monitoring job, so the
+# analyst pages sum a few thousand rows instead of decoding every decision's features.
+monitor_counts = Table(
+    "monitor_counts",
+    metadata,
+    Column("hour_start", DateTime(timezone=True), primary_key=True),
+    Column("hub_id", String(64), primary_key=True),
+    Column("model_version", String(32), primary_key=True),  # the acting version; "" when none scored
+    Column("total", Integer, nullable=False),
+    Column("in_scope", Integer, nullable=False),
+    Column("released", Integer, nullable=False),
+    Column("flagged_by_why", JSON, nullable=False),
+    Column("by_origin", JSON, nullable=False),
+    Column("capacity_per_hour", Integer),  # the hub's capacity in force when the hour was folded (None: none set)
+    Column("folded_at", DateTime(timezone=True), nullable=False),
+)
+
+# Binned feature and score histograms per hour, hub, model version and role (in service | shadow), on bins fixed
+# by that version's training reference (``bins_id`` names the layout; scoring/monitoring/binning.py).
+monitor_histograms = Table(
+    "monitor_histograms",
+    metadata,
+    Column("hour_start", DateTime(timezone=True), primary_key=True),
+    Column("hub_id", String(64), primary_key=True),
+    Column("model_version", String(32), primary_key=True),
+    Column("role", String(12), primary_key=True),
+    Column("bins_id", String(32), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("counts", LargeBinary, nullable=False),  # little-endian int64 counts in the layout's order
+)
+
+# Closed windows the monitoring job has judged for alerts: each is judged once.
+monitor_evaluated = Table(
+    "monitor_evaluated",
+    metadata,
+    Column("granularity", String(8), primary_key=True),
+    Column("window_start", DateTime(timezone=True), primary_key=True),
+    Column("evaluated_at", DateTime(timezone=True), nullable=False),
 )
 
 

@@ -103,16 +103,34 @@ def feature_bars(items: Sequence[dict[str, Any]], limit: int = 22) -> str:
         colours = [RISK if i["drifted"] else (ACCENT if i["judged"] else "#b8bfca") for i in items]
         ax.barh(range(len(items)), values, color=colours, height=0.7)
         for y, item in enumerate(items):
-            text = f"{_method_short(item['method'])} {item['value']:.3f}"
-            ax.text(min(item["severity"], 4.0) + 0.03, y, text, va="center", fontsize=8, color=MUTED)
+            text = f"{_method_short(item['method'])} {item['value']:.3f}{_verdict(item)}"
+            ax.text(min(item["severity"], 4.0) + 0.03, y, text, va="center", fontsize=8,
+                    color=RISK if item["drifted"] else MUTED)
         ax.axvline(1.0, color=INK, linestyle="--", linewidth=1)
         ax.set_yticks(range(len(items)))
         ax.set_yticklabels([i["feature"] for i in items])
-        ax.set_xlim(0, max(2.0, max(values, default=1.0) * 1.35))
+        room = 1.6 if any(i["severity"] > 1.0 for i in items) else 0.0  # for the verdicts' text
+        ax.set_xlim(0, max(2.0, max(values, default=1.0) * 1.35) + room)
         ax.set_xlabel("distance / threshold")
         ax.legend(handles=[Patch(color=RISK, label="drifted"), Patch(color=ACCENT, label="within threshold"),
                            Patch(color="#b8bfca", label="not judged")], loc="lower right", frameon=False, fontsize=8)
     return to_svg(fig, "per-feature drift")
+
+
+def _verdict(item: dict[str, Any]) -> str:
+    """What a bar past the threshold means: drifted, not significant, or why it is not judged."""
+    if item["severity"] <= 1.0:
+        return ""
+    if item["drifted"]:
+        return " · drifted"
+    if item["judged"]:
+        return " · not significant"
+    note = str(item.get("note", ""))
+    for start, reason in (("calendar", "calendar"), ("not judged in hour", "hour window"),
+                          ("not judged yet", "window open"), ("too few", "few rows"), ("no profile", "no hub profile")):
+        if note.startswith(start):
+            return f" · not judged: {reason}"
+    return " · not judged"
 
 
 def _method_short(method: str) -> str:
@@ -194,6 +212,7 @@ def drift_trend(labels: Sequence[str], drifted: Sequence[int], score_psi: Sequen
         ax = fig.add_subplot()
         ax.bar(x, drifted, color=[RISK if d else "#cfd5de" for d in drifted], width=0.7)
         ax.set_ylabel("drifted features")
+        ax.set_ylim(0, max(1, max(drifted, default=0)) * 1.1)  # a count: from 0, whole numbers, even when all 0
         ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         _ticks(ax, labels)
         twin = ax.twinx()

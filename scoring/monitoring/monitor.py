@@ -17,23 +17,21 @@ from __future__ import annotations
 
 import logging
 import math
-import random
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from models.features import CHINA_TZ, FeatureRow
-from scoring.monitoring import drift
+from models.features import CHINA_TZ
+from scoring.monitoring import binning, drift, tally
+from scoring.store.aggregates import FoldRow, HourCounts, HourHistogram, HourLabels, LabelledDecision, LabelSums
 
 log = logging.getLogger(__name__)
 
 GRANULARITIES = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
 DEFAULT_SPAN = {"hour": timedelta(hours=48), "day": timedelta(days=14), "week": timedelta(weeks=8)}
-MAX_DRIFT_ROWS = 5000  # rows per window and version the drift statistics read (a seeded sample beyond)
 FLAG_OVER = 1.25  # flagged / capacity above this jams the X-ray lanes
 FLAG_UNDER = 0.5  # ... below this wastes them
 FLAG_MIN_ROWS = 200
@@ -127,7 +125,8 @@ class WindowReport:
         return self.flagged / self.capacity if self.capacity else math.nan
 
     def as_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if k != "models"}
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "models"}
+        data.update(hit=asdict(self.hit), model_hit=asdict(self.model_hit), miss=asdict(self.miss))
         data.update(start=self.start.isoformat(), end=self.end.isoformat(), flag_rate=self.flag_rate,
                     capacity_ratio=self.capacity_ratio, models=[m.as_dict() for m in self.models])
         return data
@@ -168,13 +167,14 @@ class Report:
     windows: list[WindowReport]
     alerts: list[Alert]
     expectations: dict[str, Expectation]
+    hubs: list[str] = field(default_factory=list)  # every hub in the period (drift may be built for fewer)
 
     def scope_windows(self, scope: str = ALL) -> list[WindowReport]:
         return [w for w in self.windows if w.scope == scope]
 
     @property
     def scopes(self) -> list[str]:
-        return [ALL, *sorted({w.scope for w in self.windows} - {ALL})]
+        return [ALL, *sorted(set(self.hubs) | {w.scope for w in self.windows} - {ALL})]
 
     @property
     def versions(self) -> list[str]:
@@ -217,89 +217,14 @@ def window_start(at: datetime, granularity: str) -> datetime:
     return local.astimezone(UTC)
 
 
-class _Sample:
-    """A seeded reservoir of feature rows and scores, so a busy window costs no more than a quiet one."""
-
-    def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
-        self.rows: list[FeatureRow] = []
-        self.scores: list[float] = []
-        self.seen = 0
-
-    def add(self, row: FeatureRow, score: float | None) -> None:
-        self.seen += 1
-        if len(self.rows) < MAX_DRIFT_ROWS:
-            self.rows.append(row)
-            self.scores.append(math.nan if score is None else score)
-            return
-        j = self.rng.randrange(self.seen)
-        if j < MAX_DRIFT_ROWS:
-            self.rows[j] = row
-            self.scores[j] = math.nan if score is None else score
-
-
-@dataclass
-class _Tally:
-    total: int = 0
-    in_scope: int = 0
-    flagged: Counter[str] = field(default_factory=Counter)
-    released: int = 0
-    screened_labelled: int = 0
-    screened_hits: int = 0
-    model_labelled: int = 0
-    model_hits: int = 0
-    explored: list[tuple[float, float]] = field(default_factory=list)  # (1/propensity, label)
-    late_hits: int = 0
-    by_origin: Counter[str] = field(default_factory=Counter)
-    samples: dict[tuple[str, str], _Sample] = field(default_factory=dict)  # (version, role) -> sample
-
-    def add(self, row: Mapping[str, Any], seed: int, shadow: bool) -> None:
-        self.total += 1
-        self.by_origin[row.get("origin_province") or "(unknown)"] += 1
-        if row["why"] == "out_of_scope":
-            return
-        self.in_scope += 1
-        label = row["label"]
-        if row["action"] == "SCREEN":
-            self.flagged[row["why"]] += 1
-            if label is not None and not row["late"]:
-                self.screened_labelled += 1
-                self.screened_hits += bool(label)
-                if row["why"] == "model":
-                    self.model_labelled += 1
-                    self.model_hits += bool(label)
-                elif row["why"] == "exploration" and row["propensity"] > 0:
-                    self.explored.append((1.0 / row["propensity"], float(label)))
-        else:
-            self.released += 1
-            self.late_hits += bool(row["late"])
-        features = row.get("features")
-        if features is None:
-            return
-        for version, role, score in ((row["model_version"], "in service", row["score"]),
-                                     (row["shadow_version"], "shadow", row["shadow_score"])):
-            if version is not None and (role != "shadow" or shadow):
-                key = (str(version), role)
-                if key not in self.samples:
-                    self.samples[key] = _Sample(seed)
-                self.samples[key].add(features, score)
-
-
-def _miss_rate(explored: list[tuple[float, float]]) -> Rate:
+def _miss_rate(labels: LabelSums) -> Rate:
     """Contraband rate among parcels the model would release, from exploration labels weighted by
     1/propensity; the interval uses Kish's effective sample size."""
-    if not explored:
+    if labels.explored_w <= 0:
         return Rate.of(0, 0)
-    w = np.array([e[0] for e in explored])
-    y = np.array([e[1] for e in explored])
-    rate = float(np.sum(w * y) / np.sum(w))
-    n_eff = float(np.sum(w) ** 2 / np.sum(w * w))
+    rate = labels.explored_wy / labels.explored_w
+    n_eff = labels.explored_w ** 2 / labels.explored_ww
     return Rate.of(rate * n_eff, n_eff)
-
-
-def _capacity(scope: str, tally: _Tally, seconds: float, share: float, per_hour: dict[str, int]) -> float:
-    cap = per_hour.get(scope)
-    return cap * seconds / 3600.0 if cap is not None else share * tally.in_scope
 
 
 def build_report(
@@ -314,66 +239,139 @@ def build_report(
     hub_capacity_per_hour: dict[str, int] | None = None,
     expectations: dict[str, Expectation] | None = None,
     live: dict[str, str] | None = None,
-    seed: int = 0,
 ) -> Report:
-    """Windows, their statistics and the alerts they raise, from decision-log rows (``Store.reads.monitoring_rows``)."""
+    """The report from decision-log rows with their labels (``MonitoringRow``): folded hour by hour exactly
+    as the monitoring job folds the store, then assembled as the pages assemble it."""
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}, not {granularity!r}")
-    per_hour = dict(hub_capacity_per_hour or {})
-    tallies: dict[tuple[datetime, str], _Tally] = {}
+    layouts = Layouts(references)
+    fold_rows: list[FoldRow] = []
+    labelled: list[LabelledDecision] = []
     for row in rows:
-        start = window_start(row["accepted_at"], granularity)
-        for scope in (ALL, row["hub_id"]):
-            key = (start, scope)
-            if key not in tallies:
-                tallies[key] = _Tally()
-            # A challenger in shadow reads the same parcels: judged overall, not again per hub.
-            tallies[key].add(row, seed, shadow=scope == ALL)
-    length = GRANULARITIES[granularity]
-    cache: dict[str, dict[str, Any] | None] = {}
-
-    def reference(version: str) -> dict[str, Any] | None:
-        if version not in cache:
-            cache[version] = references(version)
-        return cache[version]
-
-    windows: list[WindowReport] = []
-    for (start, scope), tally in sorted(tallies.items(), key=lambda kv: (kv[0][0], kv[0][1] != ALL, kv[0][1])):
-        end = start + length
-        covered = (min(end, until) - max(start, since)).total_seconds()
-        if scope == ALL:
-            hubs = [t for (s, h), t in tallies.items() if s == start and h != ALL]
-            hub_names = [h for (s, h) in tallies if s == start and h != ALL]
-            capacity = sum(_capacity(h, t, covered, capacity_share, per_hour) for h, t in zip(hub_names, hubs,
-                                                                                                strict=True))
-        else:
-            capacity = _capacity(scope, tally, covered, capacity_share, per_hour)
-        miss = _miss_rate(tally.explored)
-        window = WindowReport(
-            start=start, end=end, covered_s=covered, scope=scope, total=tally.total, in_scope=tally.in_scope,
-            flagged=sum(tally.flagged.values()), flagged_by_why=dict(tally.flagged), capacity=capacity,
-            released=tally.released, hit=Rate.of(tally.screened_hits, tally.screened_labelled),
-            model_hit=Rate.of(tally.model_hits, tally.model_labelled), miss=miss,
-            expected_missed=miss.rate * tally.released if math.isfinite(miss.rate) else math.nan,
-            late_hits=tally.late_hits, by_origin=dict(tally.by_origin.most_common()),
-        )
-        for (version, role), sample in sorted(tally.samples.items(), key=lambda kv: (kv[0][1] != "in service",
-                                                                                     _version_key(kv[0][0]))):
-            window.models.append(_model_window(version, role, sample, reference(version), scope, covered))
-        windows.append(window)
-    report = Report(model_name, granularity, since, until, datetime.now(UTC), dict(live or {}), windows, [],
-                    dict(expectations or {}))
+        at = row["accepted_at"]
+        fold_rows.append(FoldRow(at, row["hub_id"], row["action"], row["why"], row["model_version"], row["score"],
+                                 row["shadow_version"], row["shadow_score"], row.get("origin_province"),
+                                 row.get("features")))
+        if row.get("label") is not None:
+            labelled.append(LabelledDecision(at, row["hub_id"], row["action"], row["why"], row["propensity"],
+                                             bool(row["label"]), bool(row.get("late"))))
+    counts: list[HourCounts] = []
+    histograms: list[HourHistogram] = []
+    for c, h in tally.fold_hours(fold_rows, layouts.get, hub_capacity_per_hour or {}).values():
+        counts += c
+        histograms += h
+    labels: dict[tuple[datetime, str], LabelSums] = {}
+    for d in labelled:
+        labels.setdefault((tally.hour_of(d.accepted_at), d.hub_id), LabelSums()).add(d)
+    hour_labels = [HourLabels(hour, hub, sums) for (hour, hub), sums in labels.items()]
+    report = assemble(counts, histograms, hour_labels, model_name=model_name, granularity=granularity, since=since,
+                      until=until, references=references, layouts=layouts.get, capacity_share=capacity_share,
+                      expectations=expectations, live=live)
     report.alerts = evaluate_alerts(report)
     return report
 
 
-def _model_window(version: str, role: str, sample: _Sample, reference: dict[str, Any] | None, scope: str,
+class Layouts:
+    """Each version's histogram layout, made once from its reference (None: the version has no reference)."""
+
+    def __init__(self, references: Callable[[str], dict[str, Any] | None]) -> None:
+        self.references = references
+        self.cache: dict[str, binning.Layout | None] = {}
+
+    def get(self, version: str) -> binning.Layout | None:
+        if version not in self.cache:
+            reference = self.references(version)
+            self.cache[version] = None if reference is None else binning.layout(reference)
+        return self.cache[version]
+
+
+def assemble(
+    counts: Sequence[HourCounts],
+    histograms: Sequence[HourHistogram],
+    labels: Iterable[HourLabels],
+    *,
+    model_name: str,
+    granularity: str,
+    since: datetime,
+    until: datetime,
+    references: Callable[[str], dict[str, Any] | None],
+    layouts: Callable[[str], binning.Layout | None],
+    capacity_share: float,
+    scopes: Collection[str] | None = None,
+    expectations: dict[str, Expectation] | None = None,
+    live: dict[str, str] | None = None,
+) -> Report:
+    """Windows from hourly aggregates: counts and labels for every hub, drift for ``scopes`` (None: all).
+    Alerts are not judged here (``evaluate_alerts``: the monitoring job judges closed windows)."""
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}, not {granularity!r}")
+    sums: dict[tuple[datetime, str], tally.Window] = {}
+
+    def window(at: datetime, hub: str) -> list[tally.Window]:
+        start = window_start(at, granularity)
+        found = []
+        for scope in (ALL, hub):
+            if (start, scope) not in sums:
+                sums[(start, scope)] = tally.Window()
+            found.append(sums[(start, scope)])
+        return found
+
+    for c in counts:
+        if since < c.hour_start + timedelta(hours=1) and c.hour_start < until:
+            for summed in window(c.hour_start, c.hub_id):
+                summed.add_counts(c)
+    for h in histograms:
+        if since < h.hour_start + timedelta(hours=1) and h.hour_start < until:
+            whole, hub = window(h.hour_start, h.hub_id)
+            whole.add_histogram(h)
+            if h.role == tally.IN_SERVICE:  # a challenger in shadow reads the same parcels: judged overall only
+                hub.add_histogram(h)
+    for hour_labels in labels:
+        if since < hour_labels.hour_start + timedelta(hours=1) and hour_labels.hour_start < until:
+            for summed in window(hour_labels.hour_start, hour_labels.hub_id):
+                summed.labels.merge(hour_labels.sums)
+    length = GRANULARITIES[granularity]
+    hubs = sorted({scope for (_, scope) in sums} - {ALL})
+    windows: list[WindowReport] = []
+    for (start, scope), sums_ in sorted(sums.items(), key=lambda kv: (kv[0][0], kv[0][1] != ALL, kv[0][1])):
+        if scopes is not None and scope not in scopes:
+            continue
+        end = start + length
+        covered = (min(end, until) - max(start, since)).total_seconds()
+        if scope == ALL:
+            capacity = sum(sums[(start, h)].capacity(h, covered, capacity_share, sums[(start, h)].in_scope)
+                           for h in sorted(sums_.hubs))
+        else:
+            capacity = sums_.capacity(scope, covered, capacity_share, sums_.in_scope)
+        window_labels = sums_.labels
+        miss = _miss_rate(window_labels)
+        report_window = WindowReport(
+            start=start, end=end, covered_s=covered, scope=scope, total=sums_.total, in_scope=sums_.in_scope,
+            flagged=sum(sums_.flagged.values()), flagged_by_why=dict(sums_.flagged), capacity=capacity,
+            released=sums_.released, hit=Rate.of(window_labels.screened_hits, window_labels.screened_labelled),
+            model_hit=Rate.of(window_labels.model_hits, window_labels.model_labelled), miss=miss,
+            expected_missed=miss.rate * sums_.released if math.isfinite(miss.rate) else math.nan,
+            late_hits=window_labels.late_hits, by_origin=dict(sums_.by_origin.most_common()),
+        )
+        for (version, role), (bins_id, rows, summed) in sorted(
+                sums_.histograms.items(), key=lambda kv: (kv[0][1] != tally.IN_SERVICE, _version_key(kv[0][0]))):
+            report_window.models.append(_model_window(version, role, rows, summed, bins_id, references(version),
+                                                      layouts(version), scope, length.total_seconds(), covered))
+        windows.append(report_window)
+    return Report(model_name, granularity, since, until, datetime.now(UTC), dict(live or {}), windows, [],
+                  dict(expectations or {}), hubs)
+
+
+def _model_window(version: str, role: str, rows: int, counts: np.ndarray, bins_id: str,
+                  reference: dict[str, Any] | None, shape: binning.Layout | None, scope: str, length: float,
                   covered: float) -> ModelWindow:
-    scores = np.asarray(sample.scores, dtype=float)
-    scores = scores[np.isfinite(scores)]
-    if reference is None:
-        empty = drift.score_drift({}, scores)
-        return ModelWindow(version, role, sample.seen, [], empty, {}, "no training reference found for this version")
+    empty = drift.ScoreDrift("psi", math.nan, drift.PSI_THRESHOLD, math.nan, False, False, rows)
+    if reference is None or shape is None:
+        empty.note = "no training reference found for this version"
+        return ModelWindow(version, role, rows, [], empty, {}, empty.note)
+    if shape.id != bins_id:
+        empty.note = "folded on other bins than this version's reference now gives: refold (parcelguard monitor)"
+        return ModelWindow(version, role, rows, [], empty, {}, empty.note)
     note = ""
     ref = reference
     if scope != ALL:
@@ -382,13 +380,13 @@ def _model_window(version: str, role: str, sample: _Sample, reference: dict[str,
             note = "no profile of this hub in the training reference: shown against all hubs, not judged"
         else:
             ref = hub_ref
-    features = drift.feature_drift(ref, sample.rows, covered)
-    score = drift.score_drift(ref, scores, covered)
+    features = binning.feature_drift(ref, shape, counts, rows, length, covered)
+    score = binning.score_drift(ref, shape, counts, length, covered)
     if note:
         for item in features:
             item.drifted, item.judged, item.note = False, False, note
         score.drifted, score.judged, score.note = False, False, note
-    return ModelWindow(version, role, sample.seen, features, score, drift.score_histogram(ref, scores), note)
+    return ModelWindow(version, role, rows, features, score, binning.score_histogram(ref, shape, counts), note)
 
 
 def evaluate_alerts(report: Report) -> list[Alert]:

@@ -7,8 +7,11 @@ The analyst pages (``scoring/api/routes_analyst.py``) render the same view throu
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -23,7 +26,7 @@ from mlflow.tracking import MlflowClient
 
 from models import registry
 from parcelguard.config import Settings
-from scoring.monitoring import charts, drift, monitor
+from scoring.monitoring import binning, charts, drift, monitor
 from scoring.store import Store
 
 log = logging.getLogger(__name__)
@@ -64,9 +67,25 @@ def _float(value: Any) -> float | None:
         return None
 
 
+_FACTS: dict[tuple[str, str, bool], tuple[float, RegistryFacts]] = {}
+FACTS_MAX_AGE_S = 15.0  # the registry changes at a promotion; a page a few seconds behind it is fine
+
+
 def registry_facts(settings: Settings, with_reports: bool = False) -> RegistryFacts:
     """Versions with their training metrics, promotion decision and aliases; never raises (a registry
-    that is down is reported in ``error`` and the pages still show the decision log)."""
+    that is down is reported in ``error`` and the pages still show the decision log). Kept for
+    ``FACTS_MAX_AGE_S`` per process: reading the registry cost a page 0.1–1.3 s."""
+    key = (settings.mlflow_tracking_uri, settings.model_name, with_reports)
+    found = _FACTS.get(key)
+    if found is not None and time.monotonic() - found[0] < FACTS_MAX_AGE_S:
+        return found[1]
+    facts = _read_registry(settings, with_reports)
+    if facts.error is None:  # an outage is asked again next time
+        _FACTS[key] = (time.monotonic(), facts)
+    return facts
+
+
+def _read_registry(settings: Settings, with_reports: bool) -> RegistryFacts:
     name = settings.model_name
     facts = RegistryFacts(name)
     try:
@@ -135,6 +154,32 @@ def period(store: Store, granularity: str, since: datetime | None, until: dateti
     return since, until
 
 
+@lru_cache(maxsize=64)
+def _layout(tracking_uri: str, run_id: str) -> binning.Layout | None:
+    reference = _schema_reference(tracking_uri, run_id)
+    return None if reference is None else binning.layout(reference)
+
+
+def references(settings: Settings, facts: RegistryFacts) -> Callable[[str], dict[str, Any] | None]:
+    """A version's training reference, by version (None: not in the registry, or no reference logged)."""
+
+    def reference(version: str) -> dict[str, Any] | None:
+        run_id = facts.run_id(version)
+        return None if run_id is None else _schema_reference(settings.mlflow_tracking_uri, run_id)
+
+    return reference
+
+
+def layouts(settings: Settings, facts: RegistryFacts) -> Callable[[str], binning.Layout | None]:
+    """A version's histogram layout, fixed by its training reference (made once per process)."""
+
+    def layout(version: str) -> binning.Layout | None:
+        run_id = facts.run_id(version)
+        return None if run_id is None else _layout(settings.mlflow_tracking_uri, run_id)
+
+    return layout
+
+
 def run(
     settings: Settings,
     store: Store,
@@ -143,29 +188,25 @@ def run(
     until: datetime | None = None,
     span: timedelta | None = None,
     hub: str | None = None,
-    record: bool = True,
     facts: RegistryFacts | None = None,
+    scopes: set[str] | None = None,
 ) -> monitor.Report:
-    """Build the report for a period from the store and the registry; store the alerts it raises."""
+    """The report for a period from the hourly aggregates and the registry; reads only (the monitoring job
+    judges closed windows and stores their alerts). ``hub``: that hub's windows only; ``scopes``: judge drift
+    for these scopes only (a page shows one)."""
     facts = facts or registry_facts(settings)
     since, until = period(store, granularity, since, until, span)
-    uri = settings.mlflow_tracking_uri
-
-    def reference(version: str) -> dict[str, Any] | None:
-        run_id = facts.run_id(version)
-        return None if run_id is None else _schema_reference(uri, run_id)
-
-    report = monitor.build_report(
-        store.reads.monitoring_rows(since, until, hub), model_name=facts.name, granularity=granularity, since=since,
-        until=until, references=reference, capacity_share=settings.capacity_share,
-        hub_capacity_per_hour=dict(settings.hub_capacity_per_hour), expectations=facts.expectations(),
-        live=facts.live,
+    aggregates = store.aggregates
+    built = monitor.assemble(
+        aggregates.counts(since, until, hub), aggregates.histograms(since, until, hub),
+        aggregates.labels(since, until, hub), model_name=facts.name, granularity=granularity, since=since,
+        until=until, references=references(settings, facts), layouts=layouts(settings, facts),
+        capacity_share=settings.capacity_share, scopes=scopes or (None if hub is None else {hub}),
+        expectations=facts.expectations(), live=facts.live,
     )
-    if record:
-        new = store.alerts.record([a.as_row() for a in report.alerts])
-        if new:
-            log.warning("drift or performance alerts raised", extra={"new_alerts": new, "total": len(report.alerts)})
-    return report
+    if hub is not None:  # the hub menu lists every hub, not only the one read
+        built.hubs = aggregates.hubs()
+    return built
 
 
 # --- the view: what the templates render ------------------------------------------------------------
@@ -181,6 +222,11 @@ def default_version(report: monitor.Report) -> str | None:
     if champion in versions:
         return champion
     return versions[-1] if versions else None
+
+
+# Rendered charts by a digest of what they draw: matplotlib took most of a page's time (0.1–0.4 s a chart).
+_CHARTS: dict[str, dict[str, tuple[str, str]]] = {}
+CHART_CACHE = 64
 
 
 def scope_view(report: monitor.Report, scope: str = monitor.ALL, version: str | None = None,
@@ -199,7 +245,22 @@ def scope_view(report: monitor.Report, scope: str = monitor.ALL, version: str | 
     latest, model = windows[latest_index], picked[latest_index]
     view.update(latest=latest, latest_label=labels[latest_index], model=model,
                 features=[f.as_dict() for f in model.features] if model else [])
-    granularity = report.granularity
+    key = hashlib.sha256(orjson.dumps(_json_safe([report.granularity, version, compact, labels,
+                                                  [w.as_dict() for w in windows]]))).hexdigest()
+    cached = _CHARTS.get(key)
+    if cached is not None:  # the same windows as a moment ago (the job folds once a minute): same charts
+        view["charts"] = cached
+        return view
+    _charts(view, report.granularity, windows, labels, picked, latest_index, model, compact)
+    _CHARTS[key] = view["charts"]
+    while len(_CHARTS) > CHART_CACHE:
+        _CHARTS.pop(next(iter(_CHARTS)))
+    return view
+
+
+def _charts(view: dict[str, Any], granularity: str, windows: list[monitor.WindowReport], labels: list[str],
+            picked: list[monitor.ModelWindow | None], latest_index: int, model: monitor.ModelWindow | None,
+            compact: bool) -> None:
     view["charts"]["operations"] = ("Flagged parcels vs X-ray capacity", charts.operations(labels, windows))
     if not compact:
         view["charts"]["rates"] = ("Hit rate of screened parcels and estimated miss rate among released (95% Wilson)",
@@ -210,7 +271,8 @@ def scope_view(report: monitor.Report, scope: str = monitor.ALL, version: str | 
         view["charts"]["heatmap"] = ("Feature drift by window: colour = distance / threshold, ● drifted, grey = not "
                                      "judged", _heatmap(labels, picked))
     if not compact and any(m is not None and m.features for m in picked):
-        view["charts"]["trend"] = ("Drifted features (bars) and score PSI (line) per window", charts.drift_trend(
+        view["charts"]["trend"] = ("Drifted features (bars) and score PSI (line; windows of 100+ scores) per window",
+                                   charts.drift_trend(
             labels, [len(m.drifted) if m else 0 for m in picked],
             [m.score.value if m else math.nan for m in picked], drift.PSI_THRESHOLD))
     if model is not None and model.features:
@@ -220,7 +282,6 @@ def scope_view(report: monitor.Report, scope: str = monitor.ALL, version: str | 
         if not compact:
             view["charts"]["scores"] = (f"Scores of v{model.version}: training reference vs {when}",
                                         charts.score_histogram(model.histogram))
-    return view
 
 
 def _heatmap(labels: list[str], picked: list[monitor.ModelWindow | None]) -> str:
@@ -338,18 +399,3 @@ def log_to_mlflow(report: monitor.Report, facts: RegistryFacts, html_path: Path,
             mlflow.log_artifact(str(json_path), "drift")
             run_ids.append(run.info.run_id)
     return run_ids
-
-
-def report_job(
-    settings: Settings, store: Store, out_dir: Path, granularity: str = "day", since: datetime | None = None,
-    until: datetime | None = None, span: timedelta | None = None, hub: str | None = None, to_mlflow: bool = True,
-) -> tuple[monitor.Report, Path, Path, list[str]]:
-    """``parcelguard drift``: build, keep alerts, write HTML and JSON, log beside each judged model."""
-    facts = registry_facts(settings)
-    report = run(settings, store, granularity, since, until, span, hub, record=True, facts=facts)
-    keys = {a.key for a in report.alerts}
-    stored = [a.as_dict() for a in store.alerts.recent(limit=1000, since=report.since) if a.key in keys]
-    html_path, json_path = write(report, out_dir, stored)
-    run_ids = log_to_mlflow(report, facts, html_path, json_path) if to_mlflow and not facts.error else []
-    return report, html_path, json_path, run_ids
-

@@ -10,6 +10,7 @@ typed rows (``scoring.store.rows``):
 - ``access``: API keys, sessions and whom a token belongs to
 - ``hubs``: the hub registry (reference data every hub id is checked against)
 - ``alerts``, ``workers``, ``capacity``, ``audit``: operations
+- ``aggregates``: the decision log folded per hour, hub and model version for monitoring
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from scoring.store.access import Access, token_digest
+from scoring.store.aggregates import Aggregates
 from scoring.store.audit import AuditLog
 from scoring.store.claims import Claims
 from scoring.store.decisions import Decisions, EntityStats
@@ -47,6 +49,7 @@ class Store:
         self.capacity = Capacity(engine)
         self.hubs = Hubs(engine)
         self.audit = AuditLog(engine)
+        self.aggregates = Aggregates(engine)
 
     def create_schema(self) -> None:
         """Bring the database to the newest migration (the schema only ever comes from scoring/migrations)."""

@@ -56,7 +56,10 @@ class DecisionReads(Repository):
         """Event times (accepted_at) of the first and last logged decision, or None when there are none."""
         with self.engine.connect() as conn:
             accepted = decisions.c.accepted_at
-            first, last = conn.execute(select(func.min(accepted), func.max(accepted))).one()
+            # Two queries: SQLite reads one end of the index for a lone min() or max(), but scans all of it
+            # for both at once (0.2 s at a million decisions, on every analyst page).
+            first = conn.execute(select(func.min(accepted))).scalar_one()
+            last = conn.execute(select(func.max(accepted))).scalar_one()
         return None if first is None else (as_utc(first) or first, as_utc(last) or last)
 
     def monitoring_rows(self, since: datetime, until: datetime, hub_id: str | None = None) -> Iterator[MonitoringRow]:

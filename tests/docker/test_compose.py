@@ -29,7 +29,8 @@ from tests.docker.compose import (
     variables_used,
 )
 
-PARCELGUARD_SERVICES = ("mlflow", "migrate", "scorer", "outcomes", "api", "generate-history", "train", "retrain")
+PARCELGUARD_SERVICES = ("mlflow", "migrate", "scorer", "outcomes", "monitor", "api", "generate-history", "train",
+                        "retrain")
 # Read by ParcelGuard but not a Settings field: the config-file path and the CLI's log level.
 EXTRA_VARIABLES = {"PARCELGUARD_CONFIG", "PARCELGUARD_LOG_LEVEL"}
 
