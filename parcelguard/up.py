@@ -50,6 +50,9 @@ from training import pipeline
 from training.world.generate import WorldConfig, generate, write_world
 
 log = logging.getLogger(__name__)
+# The monitoring and retraining threads load models from the registry; MLflow's download bars would
+# interleave with the demo's console lines on every load.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 STOP_BUDGET_S = 4.0  # all threads together; the broker then gets what is left of the 5 s a user waits
 RETRAIN_WORLD_HOURS = 6.0  # the demo retrains every six world hours...
 RETRAIN_MIN_S = 300.0  # ...but not more often than every five minutes, training takes a minute on two cores
