@@ -305,10 +305,11 @@ class Scorer:
             score = next(scores, None) if p.in_scope else None
             shadow_score = next(shadow_scores, None) if p.in_scope else None
             if p.in_scope:
+                screening = segments(p.manifest)
                 choice = self.policy.choose(p.manifest.parcel_id, p.manifest.hub_id, p.manifest.accepted_at.timestamp(),
                                             score, p.rule_text is not None, model is not None,
-                                            novelty(labels_known(p.features)), segment_keys=segments(p.manifest),
-                                            volume_keys=volume_segments(p.manifest))
+                                            novelty(labels_known(p.features)), segment_keys=screening,
+                                            volume_keys=volume_segments(p.manifest, screening))
                 action, why, propensity = choice.action, choice.why, choice.propensity
             else:
                 action, why, propensity = "RELEASE", "out_of_scope", 0.0

@@ -327,9 +327,11 @@ class DecisionPolicy:
         ``novelty_weight`` (at least 1: ``novelty`` of what is known of the parcel's parties) scales its
         exploration weight: explore where the labels know least. ``segment_keys`` (``segments`` of the
         manifest) are counted when the parcel is flagged and, in the "segments" mode, scale it too, as does a
-        surge in the volume of any of ``volume_keys`` (``volume_segments``), which counts every parcel.
+        surge in the volume of any of ``volume_keys`` (``volume_segments``), which counts every parcel (in that
+        mode only: nothing else reads the volumes).
         """
-        self.volumes.add(volume_keys, at)
+        if self.config.exploration == "segments":
+            self.volumes.add(volume_keys, at)
         choice = self._choose(parcel_id, hub_id, at, score, rule_hit, model_ready, novelty_weight, segment_keys,
                               volume_keys)
         if choice.action == "SCREEN":

@@ -30,11 +30,12 @@ def segments(manifest: Manifest) -> tuple[str, ...]:
     return f"oc:{city}|{category}", f"ca:{category}|{address}", f"oca:{city}|{category}|{address}"
 
 
-def volume_segments(manifest: Manifest) -> tuple[str, ...]:
-    """The segments whose volume is watched: ``segments`` plus hub × origin city × category (a hub's mix)."""
+def volume_segments(manifest: Manifest, screening: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The segments whose volume is watched: ``segments`` (pass them when already made) plus hub × origin
+    city × category (a hub's mix)."""
     city = (manifest.origin.city or "").lower()
     category = (manifest.contents.category or "").lower()
-    return (*segments(manifest), f"hoc:{manifest.hub_id.lower()}|{city}|{category}")
+    return (*(screening or segments(manifest)), f"hoc:{manifest.hub_id.lower()}|{city}|{category}")
 
 
 def _decayed(count: float, since: float, at: float, half_life: float) -> float:
