@@ -20,7 +20,7 @@ from models.manifest import Manifest
 from models.pii import Hasher
 from parcelguard.config import Settings
 from scoring.policy import PolicyConfig
-from training.dataset import FieldOptions, infer_fields, replay_manifests
+from training.dataset import FieldOptions, replay_manifests, replay_typed
 from training.simulation.simulate import SimConfig, generated_days
 from training.train import fit
 
@@ -51,12 +51,9 @@ def main() -> None:
             labels[pid], risk[pid], day_of[pid] = parcel.label, parcel.p, day
             (history if day < args.history_days else later).append(parcel.manifest)
 
-    freeze: tuple[float, ...] = ()
-    if not args.no_fields:
-        spec, periods = infer_fields(iter(history), labels, builder, policy, FieldOptions())
-        builder, freeze = builder.with_spec(spec), periods
-    bootstrap, _ = replay_manifests(history, labels, builder, policy, freeze_at=freeze)
-    bootstrap.periods = (freeze[0], freeze[1]) if freeze else None
+    bootstrap, _ = replay_typed(lambda _: iter(history), labels, builder, policy,
+                                fields=FieldOptions(infer=not args.no_fields))
+    builder = builder.with_spec(bootstrap.spec)
     model, _ = fit(bootstrap, name="bootstrap-proxy")
 
     # Every label is in the replay, but the rows of the later days see the stats as of their first day.

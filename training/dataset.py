@@ -207,9 +207,7 @@ def replay_history(
 ) -> tuple[TrainingSet, HistoryState]:
     """Featurise a labelled history in time order; in-scope parcels with an outcome become rows.
 
-    Unless the builder has a spec already (or ``fields.infer`` is off), a first pass types the
-    history's fields; the second builds the rows, freezing the field stats at the validation and test
-    periods' starts so that early stopping and evaluation see rows as stale as served ones.
+    The fields are typed and the stats frozen as ``replay_typed`` says.
     """
     labels = read_labels(outcomes_path)
     fields = fields or FieldOptions()
@@ -223,12 +221,30 @@ def replay_history(
             if report and progress is not None and n % 10000 == 0:
                 progress(n)
 
+    data, history = replay_typed(manifests, labels, builder, policy, history, fields)
+    data.source = f"bootstrap:{manifests_path.name}"
+    return data, history
+
+
+def replay_typed(
+    manifests: Callable[[bool], Iterator[Manifest]],
+    labels: dict[str, bool],
+    builder: FeatureBuilder,
+    policy: PolicyConfig,
+    history: HistoryState | None = None,
+    fields: FieldOptions | None = None,
+) -> tuple[TrainingSet, HistoryState]:
+    """A labelled history as `parcelguard train` reads it: unless the builder has a spec already (or
+    ``fields.infer`` is off), a first pass types its fields; the second builds the rows, freezing the field
+    stats at the validation and test periods' starts so that early stopping and evaluation see rows as stale
+    as served ones. ``manifests(replay)`` yields the history in time order, once per pass (``replay`` is
+    False for the typing pass); the typed spec is the returned set's ``spec``."""
+    fields = fields or FieldOptions()
     freeze: tuple[float, float] | None = None
     if builder.spec is None and fields.infer:
-        spec, freeze = infer_fields(manifests(report=False), labels, builder, policy, fields)
+        spec, freeze = infer_fields(manifests(False), labels, builder, policy, fields)
         builder = builder.with_spec(spec)
-    data, history = replay_manifests(manifests(), labels, builder, policy, history, freeze_at=freeze or ())
-    data.source = f"bootstrap:{manifests_path.name}"
+    data, history = replay_manifests(manifests(True), labels, builder, policy, history, freeze_at=freeze or ())
     data.periods = freeze
     return data, history
 

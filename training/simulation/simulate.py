@@ -42,7 +42,7 @@ from scoring.db import make_engine
 from scoring.engine import ModelSource, Scorer
 from scoring.policy import PolicyConfig
 from scoring.store import Store
-from training.dataset import FieldOptions, TrainingSet, from_decision_log, infer_fields, read_jsonl, replay_manifests
+from training.dataset import TrainingSet, from_decision_log, read_jsonl, replay_typed
 from training.promote import judge
 from training.train import NotEnoughLabels, TrainConfig, fit
 from training.world.generate import WorldConfig, generate
@@ -409,11 +409,8 @@ def run(
     # pairs, the second builds the rows with their stats frozen at the validation and test periods.
     # The history is held as parsed manifests for the two passes (a few hundred MB at 14 days × 4,000).
     history_list = list(history_manifests())
-    spec, freeze = infer_fields(iter(history_list), labels, builder, policy, FieldOptions())
-    builder = builder.with_spec(spec)
-    bootstrap_set, history = replay_manifests(history_list, labels, builder, policy, freeze_at=freeze)
-    bootstrap_set.periods = freeze
-    del history_list
+    bootstrap_set, history = replay_typed(lambda _: iter(history_list), labels, builder, policy)
+    history_list.clear()  # the parsed history is not needed past the bootstrap
     labels.clear()
     if pending is None or first_day is None:
         raise ValueError(f"the world has no day after its {config.history_days} history days")
