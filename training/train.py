@@ -65,6 +65,7 @@ SMALL_DATA_PARAMS: dict[str, Any] = {
     "learning_rate": 0.05, "num_leaves": 15, "max_depth": 5, "min_data_in_leaf": 50, "feature_fraction": 0.5,
     "lambda_l2": 10.0, "cat_smooth": 20, "min_data_per_group": 50, "max_cat_to_onehot": 8,
 }
+SMALL_DATA_ROUNDS: dict[str, int] = {"min_rounds": 40, "max_rounds": 300, "patience": 40}
 # Kept in every feature row (logged, drift-monitored, shown to analysts) but not given to the trees as
 # raw values: hundreds of outlet ids and free-text descriptions let them memorise the rings they have seen
 # (their complicit outlets, their cover wording) instead of learning how a ring ships. With a field spec
@@ -191,7 +192,9 @@ def fit(
     train, valid = enough_labels(train, valid)
     small = train.positives + valid.positives < SMALL_DATA_POSITIVES
     if small:
-        config = replace(config, min_rounds=40, max_rounds=300, patience=40)
+        small_rounds = SMALL_DATA_ROUNDS
+        config = replace(config, min_rounds=small_rounds["min_rounds"], max_rounds=small_rounds["max_rounds"],
+                         patience=small_rounds["patience"])
     settings = {**PARAMS, **(SMALL_DATA_PARAMS if small else {}), **(params or {}), "metric": "average_precision"}
     numeric, categorical_names = model_features(data)
     names = [*numeric, *categorical_names]
