@@ -4,7 +4,8 @@ Trains the bench's champion once (kept in ``--dir``), then runs ``Scorer.process
 in batches on a fresh copy of the seeded SQLite store, and prints wall and CPU µs per manifest, the store's share
 (reading entity stats; inserting decisions, upserting stats and committing) and the garbage collector's. ``--gc
 tuned`` applies what ``parcelguard score`` does at start (``streams.collector.tune_gc_for_batches``); ``--profile``
-adds a cProfile listing. It measures the checkout it is run from, so an earlier commit compares in the same
+adds a cProfile listing; ``--no-store`` runs the scorer without a store (entity and field stats in its memory,
+nothing written): what deciding costs when storage is free, the floor for the ratio target. It measures the checkout it is run from, so an earlier commit compares in the same
 conditions (``git archive c4b6a2c | tar -x -C /tmp/before && cd /tmp/before && python <this file>``).
 
     .venv/bin/python scripts/scorer_profile.py --manifests 10000 --batch 1000 --gc tuned
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--gc", choices=("default", "tuned"), default="default")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--no-store", action="store_true", help="stats in memory, nothing written")
     args = parser.parse_args()
 
     base = args.dir / "seeded"
@@ -89,11 +91,15 @@ def main() -> None:
     settings = _settings(work)
     registry.configure(settings.mlflow_tracking_uri, settings.data_dir)
     store = Store(make_engine(settings.database_url))
-    scorer = Scorer(settings, store, ModelSource(settings.model_name))
-    scorer.refresh_model(force=True)
     clock = _Clock()
-    store.stats.load = clock.wrap("read stats", store.stats.load)  # type: ignore[method-assign]
-    store.decisions.record = clock.wrap("write and commit", store.decisions.record)  # type: ignore[method-assign]
+    if args.no_store:
+        scorer = Scorer(settings, None, ModelSource(settings.model_name))
+        scorer.history.take(store.stats.load(_all_keys(store)))  # the seeded history, held in memory
+    else:
+        scorer = Scorer(settings, store, ModelSource(settings.model_name))
+        store.stats.load = clock.wrap("read stats", store.stats.load)  # type: ignore[method-assign]
+        store.decisions.record = clock.wrap("write and commit", store.decisions.record)  # type: ignore[method-assign]
+    scorer.refresh_model(force=True)
     collecting = {"since": 0.0, "seconds": 0.0}
 
     def on_gc(phase: str, _info: dict[str, Any]) -> None:
@@ -121,11 +127,16 @@ def main() -> None:
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     n = len(values)
     parts = {"validate": validate, **clock.seconds, "garbage collector": collecting["seconds"]}
-    print(f"{n} manifests in batches of {args.batch}, gc {args.gc}: {wall / n * 1e6:.0f} µs wall, "
+    print(f"{n} manifests in batches of {args.batch}, gc {args.gc}{', no store' if args.no_store else ''}: {wall / n * 1e6:.0f} µs wall, "
           f"{cpu / n * 1e6:.0f} µs CPU per manifest ({n / wall:,.0f}/s); of which "
           + ", ".join(f"{name} {s / n * 1e6:.0f} µs" for name, s in parts.items()))
     if profile is not None:
         pstats.Stats(profile).sort_stats("tottime").print_stats(30)
+
+
+def _all_keys(store: Store) -> list[str]:
+    with store.engine.connect() as conn:
+        return [str(key) for (key,) in conn.exec_driver_sql('SELECT "key" FROM entity_stats')]
 
 
 if __name__ == "__main__":
