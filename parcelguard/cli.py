@@ -323,10 +323,14 @@ def score_file(
     out: Annotated[Path, typer.Option(help="decisions JSONL")],
     record: Annotated[bool, typer.Option(help="also record decisions in the store (a backfill)")] = False,
 ) -> None:
-    """Score a manifest file through the same code path as the stream; one decision per input line."""
+    """Score a manifest file through the same code path as the stream; one decision per input line. A line
+    that cannot be scored (invalid, or a hub the non-empty hub registry does not list) is reported inline."""
+    from collections import Counter
+
     from models import registry
     from scoring.engine import ModelSource, Scorer
-    from streams.validate import Rejected, parse_manifest
+    from scoring.hubs import RegistryCache
+    from streams.validate import Rejected, parse_manifest, unknown_hub
 
     settings = get_settings()
     store = _store(settings)
@@ -334,7 +338,8 @@ def score_file(
     models = ModelSource(settings.model_name, shadow=False)
     scorer = Scorer(settings, store, models, persist=record, cache_history=not record)
     scorer.refresh_model(force=True)
-    rejected = 0
+    hub_registry = RegistryCache(store)  # as the stream checks hubs: an empty registry accepts every hub
+    rejected: Counter[str] = Counter()
     with (gzip.open(manifests, "rb") if manifests.suffix == ".gz" else manifests.open("rb")) as source, \
             out.open("wb") as sink:
         batch: list[tuple[object, dict[str, object]]] = []
@@ -348,16 +353,20 @@ def score_file(
             if not line.strip():
                 continue
             parsed = parse_manifest(line.strip(), settings.max_manifest_bytes)
+            if not isinstance(parsed, Rejected) and not hub_registry.accepts(parsed[0].hub_id):
+                parsed = unknown_hub(parsed[0].hub_id)
             if isinstance(parsed, Rejected):
-                rejected += 1
+                rejected[parsed.code] += 1
                 flush()
-                sink.write(orjson.dumps({"line": line_number, "error": parsed.reason}) + b"\n")
+                sink.write(orjson.dumps({"line": line_number, "code": parsed.code, "error": parsed.reason}) + b"\n")
                 continue
             batch.append(parsed)
             if len(batch) >= 2000:
                 flush()
         flush()
-    console.print(f"decisions written to {out}" + (f"; {rejected} invalid line(s) reported inline" if rejected else ""))
+    why = ", ".join(f"{n} {code}" for code, n in rejected.most_common())
+    console.print(f"decisions written to {out}" + (f"; {rejected.total()} line(s) rejected and reported inline "
+                                                   f"({why})" if rejected else ""))
 
 
 @app.command()
