@@ -421,7 +421,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
 
     settings = get_settings()
     # log_config=None: uvicorn's own messages go through the JSON logging set up above, not its text format.
-    uvicorn.run(create_app(settings, _store(settings)), host=host or settings.api_host,
+    uvicorn.run(create_app(settings, _store(settings), warm_analyst=True), host=host or settings.api_host,
                 port=port or settings.api_port, log_level="warning", log_config=None)
 
 

@@ -267,3 +267,8 @@ def version_metrics(versions: Sequence[dict[str, Any]]) -> str:
         ax.set_ylim(0, 1)
         ax.legend(frameon=False, ncols=4, fontsize=8, loc="upper left", bbox_to_anchor=(0, 1.2))
     return to_svg(fig, "held-out metrics per version")
+
+
+def warm() -> None:
+    """Draw a small chart and drop it: the first figure of a process loads fonts and the SVG backend."""
+    drift_trend(["a", "b"], [0, 1], [0.1, 0.2], 0.2)

@@ -180,6 +180,25 @@ def layouts(settings: Settings, facts: RegistryFacts) -> Callable[[str], binning
     return layout
 
 
+def warm(settings: Settings) -> RegistryFacts:
+    """Do the pages' once-per-process work now (the API does it when it starts): read the registry, load each
+    version's training reference and make its bins (about 1 s at the first page view otherwise), and draw one
+    chart (matplotlib loads its fonts on the first)."""
+    facts = registry_facts(settings)
+    for version in facts.versions:
+        _layout(settings.mlflow_tracking_uri, version["run_id"])
+    charts.warm()
+    return facts
+
+
+def forget() -> None:
+    """Drop what this process keeps (registry facts, references, bins, charts), as a fresh process starts."""
+    _FACTS.clear()
+    _schema_reference.cache_clear()
+    _layout.cache_clear()
+    _CHARTS.clear()
+
+
 def run(
     settings: Settings,
     store: Store,
