@@ -234,10 +234,10 @@ def bench_pages(settings: Settings, store: Store, total: int, days: int = 120, r
     started = time.perf_counter()
     app = create_app(settings, store, warm_analyst=True)
     with TestClient(app) as client:
-        # An API serves analysts some time after it starts; its warm-up (registry, bins, fonts) is done by then.
+        # An API serves analysts some time after it starts; its warm-up (registry, bins) is done by then.
         app.state.warmed.wait(WARM_UP_WAIT_S)
         result.warm_up_s = time.perf_counter() - started
-        say(f"the API's warm-up (registry, bins, chart fonts) took {result.warm_up_s:.1f} s")
+        say(f"the API's warm-up (registry, bins) took {result.warm_up_s:.1f} s")
         result.pages = time_pages(client, {"Authorization": "Bearer bench-analyst-token"}, repeats)
     return result
 

@@ -103,8 +103,8 @@ def _declare_guards(schema: dict[str, Any]) -> None:
 
 
 def _warm_up(settings: Settings, done: threading.Event) -> None:
-    """The analyst pages' once-per-process work (registry, bins, chart fonts), so no analyst's first view pays it."""
-    from scoring.monitoring import report  # imported here: MLflow and matplotlib load in this thread, not at start
+    """The analyst pages' once-per-process work (registry, bins), so no analyst's first view pays it."""
+    from scoring.monitoring import report  # imported here: MLflow loads in this thread, not at start
 
     try:
         report.warm(settings)
@@ -196,7 +196,7 @@ def create_app(settings: Settings, store: Store, warm_analyst: bool = False) -> 
                    routes_admin_hubs.router,
                    routes_pages.router):
         app.include_router(router)
-    from scoring.api import routes_analyst  # imported here: it pulls in matplotlib and the monitoring code
+    from scoring.api import routes_analyst  # imported here: it pulls in MLflow and the monitoring code
 
     app.include_router(routes_analyst.router)
     # The layout's time filter on the analyst pages too: the models page labels its times UTC.

@@ -181,13 +181,12 @@ def layouts(settings: Settings, facts: RegistryFacts) -> Callable[[str], binning
 
 
 def warm(settings: Settings) -> RegistryFacts:
-    """Do the pages' once-per-process work now (the API does it when it starts): read the registry, load each
-    version's training reference and make its bins (about 1 s at the first page view otherwise), and draw one
-    chart (matplotlib loads its fonts on the first)."""
+    """Do the pages' once-per-process work now (the API does it when it starts): read the registry (importing
+    MLflow), load each version's training reference and make its bins: about 1 s at the first page view
+    otherwise."""
     facts = registry_facts(settings)
     for version in facts.versions:
         _layout(settings.mlflow_tracking_uri, version["run_id"])
-    charts.warm()
     return facts
 
 
@@ -243,7 +242,8 @@ def default_version(report: monitor.Report) -> str | None:
     return versions[-1] if versions else None
 
 
-# Rendered charts by a digest of what they draw: matplotlib took most of a page's time (0.1–0.4 s a chart).
+# Rendered charts by a digest of what they draw: drawing was most of a page's time with matplotlib (0.1–0.4 s a
+# chart); the SVG drawn directly costs milliseconds, but the same windows still need not be drawn twice.
 _CHARTS: dict[str, dict[str, tuple[str, str]]] = {}
 CHART_CACHE = 64
 
