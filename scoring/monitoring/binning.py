@@ -182,7 +182,7 @@ def _wasserstein_ks(points: np.ndarray, reference: np.ndarray, window: np.ndarra
     u = np.cumsum(reference) / max(reference.sum(), 1e-12)
     v = np.cumsum(window) / max(window.sum(), 1e-12)
     gap = np.abs(u - v)
-    return float(np.sum(gap[:-1] * np.diff(points))), float(gap.max(initial=0.0))
+    return float((gap[:-1] * np.diff(points)).sum()), float(gap.max(initial=0.0))
 
 
 def _ks_p(gap: float, n: float, m: float) -> float:
@@ -196,7 +196,7 @@ def _jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
     """Jensen–Shannon distance in bits (scipy's ``jensenshannon(p, q, base=2)``, without its overhead)."""
     p, q = p / p.sum(), q / q.sum()
     m = (p + q) / 2
-    divergence = (np.sum(p * np.log(p / m)) + np.sum(q * np.log(q / m))) / 2
+    divergence = ((p * np.log(p / m)).sum() + (q * np.log(q / m)).sum()) / 2
     return float(math.sqrt(max(divergence, 0.0) / math.log(2)))
 
 
@@ -272,7 +272,7 @@ def feature_drift(profile: dict[str, Any], shape: Layout, counts: np.ndarray, ro
     for name, prep in prepared.numeric.items():
         fine = shape.part(counts, f"n:{name}").astype(float)
         coarse = np.bincount(prep.to_coarse, weights=fine[:-1], minlength=len(prep.expected) - 1)
-        value_psi = drift.psi(prep.expected, np.append(coarse, fine[-1]) / max(1, rows))
+        value_psi = drift.psi(prep.expected, np.concatenate((coarse, fine[-1:])) / max(1, rows))
         p_value = math.nan
         if name in drift.CUMULATIVE:
             kind, method, threshold = "history", "psi", drift.PSI_THRESHOLD
@@ -297,7 +297,7 @@ def feature_drift(profile: dict[str, Any], shape: Layout, counts: np.ndarray, ro
     for name, (index, expected) in prepared.categorical.items():
         part = shape.part(counts, f"c:{name}").astype(float)
         observed = part[index]
-        observed = np.append(observed, rows - observed.sum())
+        observed = np.concatenate((observed, [rows - observed.sum()]))
         actual = observed / max(1, rows)
         value = _jensen_shannon(expected + drift.EPS, actual + drift.EPS) if rows else 0.0
         p_value = drift._chi2_p(expected, reference_rows, observed * scale) if tests else math.nan
