@@ -579,13 +579,15 @@ def bench_pages(
                     conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
                 admin.dispose()
     json_out.write_bytes(as_json(results))
-    table = Table(title=f"analyst pages at {decisions:,} decisions over {days} days (first load / median of 3, s)")
+    table = Table(title=f"analyst pages at {decisions:,} decisions over {days} days (seconds: first load in a fresh "
+                        "API, once its warm-up is done / median of 3 more)")
     table.add_column("page")
     for r in results:
         table.add_column(r.backend, justify="right")
     for i, page in enumerate(results[0].pages):
         table.add_row(f"{page.page}  [dim]{page.path}[/]",
                       *(f"{r.pages[i].first_s:.2f} / {r.pages[i].median_s:.2f}" for r in results))
+    table.add_row("the API's warm-up at start (registry, bins), s", *(f"{r.warm_up_s:.1f}" for r in results))
     table.add_row("seeding (bulk, one transaction)", *(f"{r.seed_s:.1f}" for r in results))
     table.add_row("monitoring job's first pass (backfill), decisions/s",
                   *(f"{r.fold_s:.1f} s; {r.fold_decisions_per_s:,.0f}/s" for r in results))
