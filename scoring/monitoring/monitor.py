@@ -9,8 +9,10 @@ crossed become alerts, kept in the store (one per kind, scope, window and versio
 updates its alert).
 
 Windows follow China local time (the hubs' clock): days start at local midnight, weeks on Monday.
-Over 400 lines because one pass over the log fills every window, scope and version, and the judging reads
-those tallies; drift statistics are in ``drift``, the HTML report in ``report``, the charts in ``charts``.
+Over 400 lines because one pass over the log fills every window, scope and version, the judging reads those
+tallies, and the windows on one reference are judged together (``_judge_features``: it needs the window types
+defined here); drift statistics are in ``drift`` and ``binning``, the HTML report in ``report``, the charts
+in ``charts``.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@ keep its alerts, render it (self-contained HTML with inline SVG charts, and JSON
 as a child run of the training run of each model version it judges.
 
 The analyst pages (``scoring/api/routes_analyst.py``) render the same view through the same templates.
+A little over 400 lines: it also holds what a process keeps for the pages (registry facts, references, bins,
+charts) and the warm-up that fills it when the API starts, beside the code that reads it.
 """
 
 from __future__ import annotations
