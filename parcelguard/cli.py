@@ -323,10 +323,14 @@ def score_file(
     out: Annotated[Path, typer.Option(help="decisions JSONL")],
     record: Annotated[bool, typer.Option(help="also record decisions in the store (a backfill)")] = False,
 ) -> None:
-    """Score a manifest file through the same code path as the stream; one decision per input line."""
+    """Score a manifest file through the same code path as the stream; one decision per input line. A line
+    that cannot be scored (invalid, or a hub the non-empty hub registry does not list) is reported inline."""
+    from collections import Counter
+
     from models import registry
     from scoring.engine import ModelSource, Scorer
-    from streams.validate import Rejected, parse_manifest
+    from scoring.hubs import RegistryCache
+    from streams.validate import Rejected, parse_manifest, unknown_hub
 
     settings = get_settings()
     store = _store(settings)
@@ -334,7 +338,8 @@ def score_file(
     models = ModelSource(settings.model_name, shadow=False)
     scorer = Scorer(settings, store, models, persist=record, cache_history=not record)
     scorer.refresh_model(force=True)
-    rejected = 0
+    hub_registry = RegistryCache(store)  # as the stream checks hubs: an empty registry accepts every hub
+    rejected: Counter[str] = Counter()
     with (gzip.open(manifests, "rb") if manifests.suffix == ".gz" else manifests.open("rb")) as source, \
             out.open("wb") as sink:
         batch: list[tuple[object, dict[str, object]]] = []
@@ -348,16 +353,20 @@ def score_file(
             if not line.strip():
                 continue
             parsed = parse_manifest(line.strip(), settings.max_manifest_bytes)
+            if not isinstance(parsed, Rejected) and not hub_registry.accepts(parsed[0].hub_id):
+                parsed = unknown_hub(parsed[0].hub_id)
             if isinstance(parsed, Rejected):
-                rejected += 1
+                rejected[parsed.code] += 1
                 flush()
-                sink.write(orjson.dumps({"line": line_number, "error": parsed.reason}) + b"\n")
+                sink.write(orjson.dumps({"line": line_number, "code": parsed.code, "error": parsed.reason}) + b"\n")
                 continue
             batch.append(parsed)
             if len(batch) >= 2000:
                 flush()
         flush()
-    console.print(f"decisions written to {out}" + (f"; {rejected} invalid line(s) reported inline" if rejected else ""))
+    why = ", ".join(f"{n} {code}" for code, n in rejected.most_common())
+    console.print(f"decisions written to {out}" + (f"; {rejected.total()} line(s) rejected and reported inline "
+                                                   f"({why})" if rejected else ""))
 
 
 @app.command()
@@ -412,7 +421,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
 
     settings = get_settings()
     # log_config=None: uvicorn's own messages go through the JSON logging set up above, not its text format.
-    uvicorn.run(create_app(settings, _store(settings)), host=host or settings.api_host,
+    uvicorn.run(create_app(settings, _store(settings), warm_analyst=True), host=host or settings.api_host,
                 port=port or settings.api_port, log_level="warning", log_config=None)
 
 
@@ -570,13 +579,15 @@ def bench_pages(
                     conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
                 admin.dispose()
     json_out.write_bytes(as_json(results))
-    table = Table(title=f"analyst pages at {decisions:,} decisions over {days} days (first load / median of 3, s)")
+    table = Table(title=f"analyst pages at {decisions:,} decisions over {days} days (seconds: first load in a fresh "
+                        "API, once its warm-up is done / median of 3 more)")
     table.add_column("page")
     for r in results:
         table.add_column(r.backend, justify="right")
     for i, page in enumerate(results[0].pages):
         table.add_row(f"{page.page}  [dim]{page.path}[/]",
                       *(f"{r.pages[i].first_s:.2f} / {r.pages[i].median_s:.2f}" for r in results))
+    table.add_row("the API's warm-up at start (registry, bins), s", *(f"{r.warm_up_s:.1f}" for r in results))
     table.add_row("seeding (bulk, one transaction)", *(f"{r.seed_s:.1f}" for r in results))
     table.add_row("monitoring job's first pass (backfill), decisions/s",
                   *(f"{r.fold_s:.1f} s; {r.fold_decisions_per_s:,.0f}/s" for r in results))

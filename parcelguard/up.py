@@ -203,7 +203,7 @@ def run_all(settings: Settings, console: Console, options: DemoOptions) -> None:
         if registry.alias_version(settings.model_name, "champion") is None:
             _first_champion(settings, store, console, options)
 
-        api = create_app(settings, store)
+        api = create_app(settings, store, warm_analyst=True)
         scorer_metrics = ScorerMetrics(metrics_registry(api))  # one process: the API's /metrics shows the scorer too
         scorer = StreamScorer(Scorer(settings, store, ModelSource(settings.model_name)), store, broker.bootstrap,
                               settings.consumer_group, max_manifest_bytes=settings.max_manifest_bytes,

@@ -37,7 +37,7 @@ from scoring.engine import Scorer
 from scoring.hubs import RegistryCache
 from scoring.store import Store
 from streams import clients, deadletter, poison
-from streams.validate import PARCEL_ID_CONFLICT, REFUSED, UNKNOWN_HUB, Rejected, parse_manifests
+from streams.validate import PARCEL_ID_CONFLICT, REFUSED, Rejected, parse_manifests, unknown_hub
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
@@ -225,8 +225,7 @@ class StreamScorer:
             for record, parsed in zip(records, parse_manifests([r.value for r in records], self.max_manifest_bytes),
                                       strict=True):
                 if not isinstance(parsed, Rejected) and not self.hubs.accepts(parsed[0].hub_id):
-                    parsed = Rejected(f"hub_id {parsed[0].hub_id!r} is not a registered hub: register it, or fix "
-                                      "the hub's feed", UNKNOWN_HUB)
+                    parsed = unknown_hub(parsed[0].hub_id)
                 if isinstance(parsed, Rejected):
                     batch.rejected.append((record, parsed))
                 else:

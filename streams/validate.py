@@ -39,6 +39,11 @@ class Rejected:
     code: str = INVALID_FIELD
 
 
+def unknown_hub(hub_id: str) -> Rejected:
+    """A manifest whose hub a non-empty hub registry does not list (the stream and ``score-file`` both say so)."""
+    return Rejected(f"hub_id {hub_id!r} is not a registered hub: register it, or fix the hub's feed", UNKNOWN_HUB)
+
+
 def explain_validation(exc: ValidationError, limit: int = 3) -> str:
     errors = exc.errors(include_url=False)
     parts = []

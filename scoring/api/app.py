@@ -7,6 +7,9 @@ missing sign-in sends the browser to the sign-in form and other errors render as
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -99,9 +102,32 @@ def _declare_guards(schema: dict[str, Any]) -> None:
                 responses.setdefault("429", {"description": "too many failed sign-ins from this client", **problem})
 
 
-def create_app(settings: Settings, store: Store) -> FastAPI:
+def _warm_up(settings: Settings, done: threading.Event) -> None:
+    """The analyst pages' once-per-process work (registry, bins), so no analyst's first view pays it."""
+    from scoring.monitoring import report  # imported here: MLflow loads in this thread, not at start
+
+    try:
+        report.warm(settings)
+    except Exception:  # a page does the same work again on its first view; the error is logged, not hidden
+        log.exception("analyst pages' warm-up failed; their first view does the work instead")
+    finally:
+        done.set()
+
+
+def create_app(settings: Settings, store: Store, warm_analyst: bool = False) -> FastAPI:
+    """The app; ``warm_analyst``: when it starts, do the analyst pages' once-per-process work in a thread
+    (``app.state.warmed`` is set when done). Services ask for it; tests, which start many apps, do not."""
     docs = bool(settings.api_docs_public)  # closed by default outside development
+    warmed = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # A thread, not awaited: a slow or unreachable registry must not hold the API's start.
+        threading.Thread(target=_warm_up, args=(settings, warmed), name="analyst-warm-up", daemon=True).start()
+        yield
+
     app = FastAPI(
+        lifespan=lifespan if warm_analyst else None,
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
@@ -118,6 +144,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.warmed = warmed
     app.state.sign_ins = SignInThrottle(settings.sign_in_failures_per_minute)
     # The last added runs first: headers go on every answer, including the guards' own refusals.
     app.add_middleware(SameSiteCookiePosts)
@@ -169,7 +196,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
                    routes_admin_hubs.router,
                    routes_pages.router):
         app.include_router(router)
-    from scoring.api import routes_analyst  # imported here: it pulls in matplotlib and the monitoring code
+    from scoring.api import routes_analyst  # imported here: it pulls in MLflow and the monitoring code
 
     app.include_router(routes_analyst.router)
     # The layout's time filter on the analyst pages too: the models page labels its times UTC.

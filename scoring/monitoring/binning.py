@@ -182,7 +182,7 @@ def _wasserstein_ks(points: np.ndarray, reference: np.ndarray, window: np.ndarra
     u = np.cumsum(reference) / max(reference.sum(), 1e-12)
     v = np.cumsum(window) / max(window.sum(), 1e-12)
     gap = np.abs(u - v)
-    return float(np.sum(gap[:-1] * np.diff(points))), float(gap.max(initial=0.0))
+    return float((gap[:-1] * np.diff(points)).sum()), float(gap.max(initial=0.0))
 
 
 def _ks_p(gap: float, n: float, m: float) -> float:
@@ -190,14 +190,6 @@ def _ks_p(gap: float, n: float, m: float) -> float:
     if n <= 0 or m <= 0:
         return 1.0
     return float(kolmogorov(gap * math.sqrt(n * m / (n + m))))
-
-
-def _jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
-    """Jensen–Shannon distance in bits (scipy's ``jensenshannon(p, q, base=2)``, without its overhead)."""
-    p, q = p / p.sum(), q / q.sum()
-    m = (p + q) / 2
-    divergence = (np.sum(p * np.log(p / m)) + np.sum(q * np.log(q / m))) / 2
-    return float(math.sqrt(max(divergence, 0.0) / math.log(2)))
 
 
 @dataclass
@@ -258,56 +250,107 @@ def feature_drift(profile: dict[str, Any], shape: Layout, counts: np.ndarray, ro
                   window_seconds: float | None, covered_seconds: float | None = None) -> list[drift.FeatureDrift]:
     """Per-feature drift of a summed histogram against ``profile`` (drifted first, then by severity).
     Windows too short to judge get distances but no significance tests (their p-values are NaN)."""
+    return feature_drift_many(profile, shape, counts[np.newaxis, :], [rows], window_seconds, [covered_seconds])[0]
+
+
+def _psi_rows(expected: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """``drift.psi`` of each row of ``actual`` against ``expected``."""
+    e = np.maximum(expected, drift.EPS)
+    a = np.maximum(actual, drift.EPS)
+    return ((a - e) * np.log(a / e)).sum(axis=1)
+
+
+def feature_drift_many(profile: dict[str, Any], shape: Layout, counts: np.ndarray, rows: Sequence[int],
+                       window_seconds: float | None,
+                       covered_seconds: Sequence[float | None]) -> list[list[drift.FeatureDrift]]:
+    """``feature_drift`` of each row of ``counts`` (one window's summed histogram a row), the distances computed
+    for all windows at once: a long export judges thousands of windows, and per-window arithmetic on arrays
+    this small was mostly numpy's call overhead."""
     prepared = _reference_counts(shape, profile)
-
-    def note_for(name: str) -> str:
-        return drift._not_judged_note(name, window_seconds, covered_seconds)
-
-    judged_count = sum(1 for n in prepared.numeric if not note_for(n)) + len(prepared.categorical)
-    p_threshold = drift.TEST_P_VALUE / max(1, judged_count)
+    windows = len(rows)
+    n = np.asarray(rows, dtype=float)
+    per_row = np.maximum(n, 1.0)[:, np.newaxis]
     tests = window_seconds is None or window_seconds >= 0.95 * drift.DAY_S
-    scale = min(1.0, TEST_ROWS / rows) if rows else 1.0
+    scale = [min(1.0, TEST_ROWS / r) if r else 1.0 for r in rows]
     reference_rows = profile.get("rows", 0)
-    results: list[drift.FeatureDrift] = []
+    notes = [{name: drift._not_judged_note(name, window_seconds, covered)
+              for name in (*prepared.numeric, *prepared.categorical)} for covered in covered_seconds]
+    p_thresholds = [drift.TEST_P_VALUE / max(1, sum(1 for name in prepared.numeric if not note[name])
+                                                + len(prepared.categorical)) for note in notes]
+    results: list[list[drift.FeatureDrift]] = [[] for _ in range(windows)]
+    nan = [math.nan] * windows
     for name, prep in prepared.numeric.items():
-        fine = shape.part(counts, f"n:{name}").astype(float)
-        coarse = np.bincount(prep.to_coarse, weights=fine[:-1], minlength=len(prep.expected) - 1)
-        value_psi = drift.psi(prep.expected, np.append(coarse, fine[-1]) / max(1, rows))
-        p_value = math.nan
+        fine = _columns(shape, counts, f"n:{name}")
+        onto = np.zeros((fine.shape[1] - 1, len(prep.expected) - 1))
+        onto[np.arange(len(prep.to_coarse)), prep.to_coarse] = 1.0  # fine bin -> the profile's decile bin
+        coarse = np.concatenate((fine[:, :-1] @ onto, fine[:, -1:]), axis=1)
+        value_psi = _psi_rows(prep.expected, coarse / per_row)
+        p_values = nan
         if name in drift.CUMULATIVE:
             kind, method, threshold = "history", "psi", drift.PSI_THRESHOLD
-            observed = shape.part(counts, f"e:{name}").astype(float)
-            value = drift.psi(prep.entity, observed / max(1, rows))
+            observed = _columns(shape, counts, f"e:{name}")
+            values = _psi_rows(prep.entity, observed / per_row)
             if tests:
-                p_value = drift._chi2_p(prep.entity, reference_rows, observed * scale)
-            note = "judged on the shares of unknown, first-seen and known entities"
+                p_values = [drift._chi2_p(prep.entity, reference_rows, observed[w] * scale[w]) for w in range(windows)]
+            default_note = "judged on the shares of unknown, first-seen and known entities"
         else:
             kind = "calendar" if name in drift.CALENDAR else "numeric"
-            method, threshold, note = "wasserstein", drift.WASSERSTEIN_THRESHOLD, ""
-            window = fine[:-1]
-            if window.sum() == 0 or prep.fine.sum() == 0:
-                value, p_value = 0.0, 1.0
-            else:
-                distance, gap = _wasserstein_ks(shape.points[name], prep.fine, window)
-                value = distance / (prep.ref["std"] or 1.0)
-                if tests:
-                    p_value = _ks_p(gap, prep.fine.sum(), window.sum() * scale)
-        results.append(drift._judge(name, kind, method, value, threshold, p_value, p_threshold, value_psi, rows,
-                                    note_for(name) or note))
+            method, threshold, default_note = "wasserstein", drift.WASSERSTEIN_THRESHOLD, ""
+            window = fine[:, :-1]
+            sizes = window.sum(axis=1)
+            empty = (sizes == 0) | (prep.fine.sum() == 0)
+            distances, gaps = _wasserstein_ks_rows(shape.points[name], prep.fine, window)
+            values = np.where(empty, 0.0, distances / (prep.ref["std"] or 1.0))
+            if tests:
+                p_values = [1.0 if empty[w] else _ks_p(float(gaps[w]), prep.fine.sum(), sizes[w] * scale[w])
+                            for w in range(windows)]
+            elif empty.any():
+                p_values = [1.0 if empty[w] else math.nan for w in range(windows)]
+        for w in range(windows):
+            results[w].append(drift._judge(name, kind, method, float(values[w]), threshold, p_values[w],
+                                           p_thresholds[w], float(value_psi[w]), rows[w],
+                                           notes[w][name] or default_note))
     for name, (index, expected) in prepared.categorical.items():
-        part = shape.part(counts, f"c:{name}").astype(float)
-        observed = part[index]
-        observed = np.append(observed, rows - observed.sum())
-        actual = observed / max(1, rows)
-        value = _jensen_shannon(expected + drift.EPS, actual + drift.EPS) if rows else 0.0
-        p_value = drift._chi2_p(expected, reference_rows, observed * scale) if tests else math.nan
-        results.append(drift._judge(name, "categorical", "jensen_shannon", value, drift.JS_THRESHOLD, p_value,
-                                    p_threshold, drift.psi(expected, actual), rows, note_for(name)))
-    for item in results:
-        if item.rows < drift.JUDGE_MIN_ROWS:  # a PSI over a handful of parcels reads as huge drift: not shown
-            item.psi = math.nan
-    results.sort(key=lambda r: (not r.drifted, not r.judged, -r.severity))
+        observed = _columns(shape, counts, f"c:{name}")[:, index]
+        observed = np.concatenate((observed, (n - observed.sum(axis=1))[:, np.newaxis]), axis=1)
+        actual = observed / per_row
+        values = np.where(n > 0, _jensen_shannon_rows(expected + drift.EPS, actual + drift.EPS), 0.0)
+        value_psi = _psi_rows(expected, actual)
+        for w in range(windows):
+            p_value = drift._chi2_p(expected, reference_rows, observed[w] * scale[w]) if tests else math.nan
+            results[w].append(drift._judge(name, "categorical", "jensen_shannon", float(values[w]),
+                                           drift.JS_THRESHOLD, p_value, p_thresholds[w], float(value_psi[w]),
+                                           rows[w], notes[w][name]))
+    for found in results:
+        for item in found:
+            if item.rows < drift.JUDGE_MIN_ROWS:  # a PSI over a handful of parcels reads as huge drift: not shown
+                item.psi = math.nan
+        found.sort(key=lambda r: (not r.drifted, not r.judged, -r.severity))
     return results
+
+
+def _columns(shape: Layout, counts: np.ndarray, name: str) -> np.ndarray:
+    start, end = shape.offsets[name]
+    return counts[:, start:end].astype(float)
+
+
+def _wasserstein_ks_rows(points: np.ndarray, reference: np.ndarray,
+                         windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_wasserstein_ks`` of each row of ``windows`` against ``reference``."""
+    u = np.cumsum(reference) / max(reference.sum(), 1e-12)
+    v = np.cumsum(windows, axis=1) / np.maximum(windows.sum(axis=1), 1e-12)[:, np.newaxis]
+    gap = np.abs(u - v)
+    return (gap[:, :-1] * np.diff(points)).sum(axis=1), gap.max(axis=1, initial=0.0)
+
+
+def _jensen_shannon_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Jensen–Shannon distance in bits of ``p`` and each row of ``q`` (scipy's ``jensenshannon(p, q, base=2)``,
+    without its overhead)."""
+    p = p / p.sum()
+    q = q / q.sum(axis=1)[:, np.newaxis]
+    m = (p + q) / 2
+    divergence = ((p * np.log(p / m)).sum(axis=1) + (q * np.log(q / m)).sum(axis=1)) / 2
+    return np.sqrt(np.maximum(divergence, 0.0) / math.log(2))
 
 
 def score_drift(profile: dict[str, Any], shape: Layout, counts: np.ndarray, window_seconds: float | None,

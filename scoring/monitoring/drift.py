@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -68,8 +68,9 @@ class _Judged:
         return self.value / self.threshold if math.isfinite(self.value) else 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        # Flat fields: dataclasses.asdict deep-copies every value, which was most of a long report's JSON time.
-        return {**{f.name: getattr(self, f.name) for f in fields(self)}, "severity": self.severity}  # type: ignore[arg-type]
+        # Flat fields, read from the instance's dict (its fields, in order): dataclasses.asdict deep-copies every
+        # value, and even fields() per call was a third of a 14-day hourly export's JSON time.
+        return {**vars(self), "severity": self.severity}
 
 
 @dataclass
@@ -214,14 +215,14 @@ def _numeric_reference(ref: dict[str, Any]) -> dict[str, Any]:
 def psi(expected: np.ndarray, actual: np.ndarray) -> float:
     e = np.maximum(expected, EPS)  # np.clip costs several times more on arrays this small
     a = np.maximum(actual, EPS)
-    return float(np.sum((a - e) * np.log(a / e)))
+    return float(((a - e) * np.log(a / e)).sum())  # the method: np.sum's wrapper cost more than the sum here
 
 
 def _chi2_p(expected_shares: np.ndarray, reference_rows: int, observed: np.ndarray) -> float:
     """Two-sample chi-squared test (the reference is a sample too, not the truth); bins with under 5
     expected rows are pooled so the test holds. Computed directly: scipy's chi2_contingency cost half a
     millisecond a call in its wrappers, and a page judges thousands."""
-    reference = np.clip(np.asarray(expected_shares, dtype=float), 0, None)
+    reference = np.maximum(np.asarray(expected_shares, dtype=float), 0.0)
     reference = reference / max(reference.sum(), EPS) * max(reference_rows, 1)
     table = np.vstack([reference, observed])
     total = table.sum()
@@ -234,7 +235,7 @@ def _chi2_p(expected_shares: np.ndarray, reference_rows: int, observed: np.ndarr
     if table.shape[1] < 2:
         return 1.0
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
-    statistic = float(np.sum((table - expected) ** 2 / expected))
+    statistic = float(((table - expected) ** 2 / expected).sum())
     return float(chdtrc(table.shape[1] - 1, statistic))
 
 

@@ -9,8 +9,10 @@ crossed become alerts, kept in the store (one per kind, scope, window and versio
 updates its alert).
 
 Windows follow China local time (the hubs' clock): days start at local midnight, weeks on Monday.
-Over 400 lines because one pass over the log fills every window, scope and version, and the judging reads
-those tallies; drift statistics are in ``drift``, the HTML report in ``report``, the charts in ``charts``.
+Over 400 lines because one pass over the log fills every window, scope and version, the judging reads those
+tallies, and the windows on one reference are judged together (``_judge_features``: it needs the window types
+defined here); drift statistics are in ``drift`` and ``binning``, the HTML report in ``report``, the charts
+in ``charts``.
 """
 
 from __future__ import annotations
@@ -333,6 +335,7 @@ def assemble(
     length = GRANULARITIES[granularity]
     hubs = sorted({scope for (_, scope) in sums} - {ALL})
     windows: list[WindowReport] = []
+    pending: list[_Pending] = []
     for (start, scope), sums_ in sorted(sums.items(), key=lambda kv: (kv[0][0], kv[0][1] != ALL, kv[0][1])):
         if scopes is not None and scope not in scopes:
             continue
@@ -353,18 +356,42 @@ def assemble(
             expected_missed=miss.rate * sums_.released if math.isfinite(miss.rate) else math.nan,
             late_hits=window_labels.late_hits, by_origin=dict(sums_.by_origin.most_common()),
         )
-        for (version, role), (bins_id, rows, summed) in sorted(
-                sums_.histograms.items(), key=lambda kv: (kv[0][1] != tally.IN_SERVICE, _version_key(kv[0][0]))):
-            report_window.models.append(_model_window(version, role, rows, summed, bins_id, references(version),
-                                                      layouts(version), scope, length.total_seconds(), covered))
+        for slot, ((version, role), (bins_id, rows, summed)) in enumerate(sorted(
+                sums_.histograms.items(), key=lambda kv: (kv[0][1] != tally.IN_SERVICE, _version_key(kv[0][0])))):
+            found = _model_window(version, role, rows, summed, bins_id, references(version), layouts(version), scope,
+                                  covered)
+            if isinstance(found, _Pending):  # judged below, with the other windows on the same reference
+                found.window, found.at = report_window, slot
+                pending.append(found)
+            else:
+                report_window.models.append(found)
         windows.append(report_window)
+    _judge_features(pending, length.total_seconds())
     return Report(model_name, granularity, since, until, datetime.now(UTC), dict(live or {}), windows, [],
                   dict(expectations or {}), hubs)
 
 
+@dataclass
+class _Pending:
+    """A model window whose features are judged with every other window on the same reference and bins."""
+
+    version: str
+    role: str
+    rows: int
+    counts: np.ndarray
+    reference: dict[str, Any]
+    shape: binning.Layout
+    scope: str
+    covered: float
+    note: str
+    window: WindowReport | None = None
+    at: int = 0  # its place among the window's models
+    judged: ModelWindow | None = None
+
+
 def _model_window(version: str, role: str, rows: int, counts: np.ndarray, bins_id: str,
-                  reference: dict[str, Any] | None, shape: binning.Layout | None, scope: str, length: float,
-                  covered: float) -> ModelWindow:
+                  reference: dict[str, Any] | None, shape: binning.Layout | None, scope: str,
+                  covered: float) -> ModelWindow | _Pending:
     empty = drift.ScoreDrift("psi", math.nan, drift.PSI_THRESHOLD, math.nan, False, False, rows)
     if reference is None or shape is None:
         empty.note = "no training reference found for this version"
@@ -380,13 +407,30 @@ def _model_window(version: str, role: str, rows: int, counts: np.ndarray, bins_i
             note = "no profile of this hub in the training reference: shown against all hubs, not judged"
         else:
             ref = hub_ref
-    features = binning.feature_drift(ref, shape, counts, rows, length, covered)
-    score = binning.score_drift(ref, shape, counts, length, covered)
-    if note:
-        for item in features:
-            item.drifted, item.judged, item.note = False, False, note
-        score.drifted, score.judged, score.note = False, False, note
-    return ModelWindow(version, role, rows, features, score, binning.score_histogram(ref, shape, counts), note)
+    return _Pending(version, role, rows, counts, ref, shape, scope, covered, note)
+
+
+def _judge_features(pending: Sequence[_Pending], length: float) -> None:
+    """Judge the pending model windows, those on the same profile and bins together, and put each in its place
+    among its window's models (``pending`` is in window and slot order, so each insert lands where it was)."""
+    groups: dict[tuple[int, str], list[_Pending]] = {}
+    for p in pending:
+        groups.setdefault((id(p.reference), p.shape.id), []).append(p)
+    for group in groups.values():
+        first = group[0]
+        judged = binning.feature_drift_many(first.reference, first.shape, np.stack([p.counts for p in group]),
+                                            [p.rows for p in group], length, [p.covered for p in group])
+        for p, features in zip(group, judged, strict=True):
+            score = binning.score_drift(p.reference, p.shape, p.counts, length, p.covered)
+            if p.note:
+                for item in features:
+                    item.drifted, item.judged, item.note = False, False, p.note
+                score.drifted, score.judged, score.note = False, False, p.note
+            p.judged = ModelWindow(p.version, p.role, p.rows, features, score,
+                                   binning.score_histogram(p.reference, p.shape, p.counts), p.note)
+    for p in pending:
+        if p.window is not None and p.judged is not None:
+            p.window.models.insert(p.at, p.judged)
 
 
 def evaluate_alerts(report: Report) -> list[Alert]:

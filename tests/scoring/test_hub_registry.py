@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -16,6 +17,7 @@ from scoring import hubs
 from scoring.store import Store
 from scoring.store.rows import Hub
 from tests.conftest import make_settings
+from tests.factories import manifest
 from tests.scoring.api_support import HUB, ORIGIN, OTHER_HUB, add_keys, client
 
 TYPO = "HAK-MEILAM"
@@ -109,5 +111,30 @@ def test_the_cli_registers_hubs_and_refuses_a_key_for_an_unknown_one(tmp_path: P
         typo = runner.invoke(cli.app, ["add-key", "s1", "--role", "screener", "--hub", TYPO])
         assert typo.exit_code == 2 and "is not registered" in typo.output
         assert runner.invoke(cli.app, ["add-key", "s2", "--role", "screener", "--hub", HUB]).exit_code == 0
+    finally:
+        cli.get_settings.cache_clear()
+
+
+def test_score_file_rejects_a_manifest_whose_hub_is_not_registered_and_says_why(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARCELGUARD_DATA_DIR", str(tmp_path))
+    # An empty file registry: a new SQLite one would spend seconds on MLflow's schema migrations.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    cli.get_settings.cache_clear()
+    lines = [manifest(parcel_id="JT0000000001"), manifest(parcel_id="JT0000000002", hub_id=TYPO)]
+    source = tmp_path / "manifests.jsonl"
+    source.write_bytes(b"".join(orjson.dumps(m) + b"\n" for m in lines) + b"{not json\n")
+    try:
+        runner = CliRunner()  # an empty registry accepts every hub: test_an_empty_registry_accepts_every_hub
+        assert runner.invoke(cli.app, ["hub", "add", HUB, "--name", "Meilan"]).exit_code == 0
+        out = tmp_path / "checked.jsonl"
+        result = runner.invoke(cli.app, ["score-file", str(source), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        rows = [orjson.loads(r) for r in out.read_bytes().splitlines()]
+        assert rows[0]["parcel_id"] == "JT0000000001" and "error" not in rows[0]
+        assert rows[1]["line"] == 2 and rows[1]["code"] == "unknown_hub" and TYPO in rows[1]["error"]
+        said = " ".join(result.output.split())  # the console wraps long lines
+        assert "2 line(s) rejected and reported inline (1 unknown_hub, 1 invalid_json)" in said
     finally:
         cli.get_settings.cache_clear()

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import sync_playwright
 
 from scoring.api.app import create_app
-from scoring.monitoring import job
+from scoring.monitoring import job, report
 from tests.analyst_scenario import Scenario, scenario
 from tests.e2e.test_browser import CHROMIUM_ARGS, serve
 
@@ -35,6 +35,15 @@ def analysed(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
 def client(analysed: Scenario) -> Iterator[TestClient]:
     with TestClient(create_app(analysed.settings, analysed.store)) as test_client:
         yield test_client
+
+
+def test_the_api_reads_the_registry_and_makes_each_versions_bins_when_it_starts(analysed: Scenario) -> None:
+    report.forget()  # as a fresh process: the job's pass in the fixture made them already
+    app = create_app(analysed.settings, analysed.store, warm_analyst=True)
+    with TestClient(app):
+        assert app.state.warmed.wait(60)
+        assert report._layout.cache_info().currsize == 2  # v1 (champion) and v2 (challenger), before any page
+        assert report._FACTS
 
 
 def _as(role: str) -> dict[str, str]:
