@@ -5,7 +5,8 @@ in batches on a fresh copy of the seeded SQLite store, and prints wall and CPU �
 (reading entity stats; inserting decisions, upserting stats and committing) and the garbage collector's. ``--gc
 tuned`` applies what ``parcelguard score`` does at start (``streams.collector.tune_gc_for_batches``); ``--profile``
 adds a cProfile listing; ``--no-store`` runs the scorer without a store (entity and field stats in its memory,
-nothing written): what deciding costs when storage is free, the floor for the ratio target. It measures the checkout it is run from, so an earlier commit compares in the same
+nothing written): what deciding costs when storage is free, the floor for the ratio target. It measures the
+checkout it is run from, so an earlier commit compares in the same
 conditions (``git archive c4b6a2c | tar -x -C /tmp/before && cd /tmp/before && python <this file>``).
 
     .venv/bin/python scripts/scorer_profile.py --manifests 10000 --batch 1000 --gc tuned
@@ -127,7 +128,8 @@ def main() -> None:
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     n = len(values)
     parts = {"validate": validate, **clock.seconds, "garbage collector": collecting["seconds"]}
-    print(f"{n} manifests in batches of {args.batch}, gc {args.gc}{', no store' if args.no_store else ''}: {wall / n * 1e6:.0f} µs wall, "
+    store_note = ", no store" if args.no_store else ""
+    print(f"{n} manifests in batches of {args.batch}, gc {args.gc}{store_note}: {wall / n * 1e6:.0f} µs wall, "
           f"{cpu / n * 1e6:.0f} µs CPU per manifest ({n / wall:,.0f}/s); of which "
           + ", ".join(f"{name} {s / n * 1e6:.0f} µs" for name, s in parts.items()))
     if profile is not None:
