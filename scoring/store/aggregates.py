@@ -254,7 +254,7 @@ class Aggregates(Repository):
             return self.labels_from_log(since, until, hub_id)
         fresh = {h for h in self.labelled_hours(mark, whole_from, whole_until) if h >= whole_from}
         from_log = [(since, whole_from), (whole_until, until)] + [(h, h + HOUR) for h in sorted(fresh)]
-        found = self._labels_of(_ranges([r for r in from_log if r[0] < r[1]]), hub_id)
+        found = self._labels_of(_ranges([r for r in from_log if r[0] < r[1]]), hub_id, narrow=True)
         m = monitor_labels.c
         query = select(m.hour_start, m.hub_id, m.screened_labelled, m.screened_hits, m.model_labelled, m.model_hits,
                        m.late_hits, m.explored_w, m.explored_wy, m.explored_ww).where(
@@ -270,19 +270,25 @@ class Aggregates(Repository):
         """Label sums per hour and hub of the decisions accepted in [since, until), from the log itself."""
         return self._labels_of([(since, until)], hub_id)
 
-    def _labels_of(self, ranges: Sequence[tuple[datetime, datetime]], hub_id: str | None) -> list[HourLabels]:
+    def _labels_of(self, ranges: Sequence[tuple[datetime, datetime]], hub_id: str | None,
+                   narrow: bool = False) -> list[HourLabels]:
         """Label sums per hour and hub of the decisions accepted in any of ``ranges`` (``LabelSums.add`` in SQL).
 
         Driven from the outcomes (one per screened parcel, a few late findings), summed per parcel first, and
         summed per hour by the database: joined the other way SQLite walked every decision, and a row per
-        labelled decision cost a long period a second in Python."""
+        labelled decision cost a long period a second in Python. ``narrow``: the ranges hold few decisions (a
+        page's edge hours, a fold's batch), so the outcomes summed are only those of their parcels."""
         if not ranges:
             return []
         d, o = decisions.c, outcomes.c
-        per_parcel = (select(o.parcel_id, func.max(case((o.result == "contraband", 1), else_=0)).label("contraband"),
-                             func.max(case((and_(o.result == "contraband", o.source == "late"), 1), else_=0))
-                             .label("late"))
-                      .group_by(o.parcel_id).subquery())
+        in_ranges = or_(*(and_(d.accepted_at >= a, d.accepted_at < b) for a, b in ranges))
+        summed = (select(o.parcel_id, func.max(case((o.result == "contraband", 1), else_=0)).label("contraband"),
+                         func.max(case((and_(o.result == "contraband", o.source == "late"), 1), else_=0))
+                         .label("late"))
+                  .group_by(o.parcel_id))
+        if narrow:  # a few hours: sum only their parcels' outcomes, not every outcome in the store
+            summed = summed.where(o.parcel_id.in_(select(d.parcel_id).where(in_ranges)))
+        per_parcel = summed.subquery()
         found, late = per_parcel.c.contraband, per_parcel.c.late
         in_scope = d.why != "out_of_scope"
         screened = and_(in_scope, d.action == "SCREEN", late == 0)
@@ -299,8 +305,7 @@ class Aggregates(Repository):
                         total(explored, weight, 0.0), total(explored, weight * found, 0.0),
                         total(explored, weight * weight, 0.0))
                  .select_from(per_parcel.join(decisions, d.parcel_id == per_parcel.c.parcel_id))
-                 .where(or_(*(and_(d.accepted_at >= a, d.accepted_at < b) for a, b in ranges)),
-                        *([d.hub_id == hub_id] if hub_id else []))
+                 .where(in_ranges, *([d.hub_id == hub_id] if hub_id else []))
                  .group_by(bucket, d.hub_id))
         with self.engine.connect() as conn:
             return [HourLabels(_as_hour(r[0]), r[1], _sums(r[2:])) for r in conn.execute(query)]
@@ -326,7 +331,7 @@ class Aggregates(Repository):
         """Refold the label sums of ``hours`` from the log and replace their rows, in one transaction."""
         if not hours:
             return
-        sums = self._labels_of(_ranges([(h, h + HOUR) for h in hours]), None)
+        sums = self._labels_of(_ranges([(h, h + HOUR) for h in hours]), None, narrow=True)
         with self.engine.begin() as conn:
             for hour in hours:
                 _lock_hour(conn, hour)
