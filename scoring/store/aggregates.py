@@ -252,7 +252,7 @@ class Aggregates(Repository):
         whole_from, whole_until = _ceil_hour(since), _floor_hour(until)
         if whole_from >= whole_until:
             return self.labels_from_log(since, until, hub_id)
-        fresh = {h for h in self.labelled_hours(mark, whole_from, whole_until) if h >= whole_from}
+        fresh = self.labelled_hours(mark, whole_from, whole_until)
         from_log = [(since, whole_from), (whole_until, until)] + [(h, h + HOUR) for h in sorted(fresh)]
         found = self._labels_of(_ranges([r for r in from_log if r[0] < r[1]]), hub_id, narrow=True)
         m = monitor_labels.c
@@ -315,13 +315,13 @@ class Aggregates(Repository):
         """Hours (of the decisions' acceptance, within [since, until) when given) with outcomes recorded after
         ``recorded_after``: the new outcomes joined to their decisions, by the index on ``recorded_at``."""
         d, o = decisions.c, outcomes.c
-        bucket = _hour_bucket(self.engine.dialect.name)
-        query = (select(bucket).distinct().select_from(outcomes.join(decisions, d.parcel_id == o.parcel_id))
-                 .where(o.recorded_at > recorded_after,
-                        *([d.accepted_at >= since] if since is not None else []),
-                        *([d.accepted_at < until] if until is not None else [])))
+        # The period is applied here, not in SQL: given a range on accepted_at, SQLite drove the join from the
+        # period's decisions (hundreds of thousands) rather than from the few new outcomes.
+        query = (select(d.accepted_at).select_from(outcomes.join(decisions, d.parcel_id == o.parcel_id))
+                 .where(o.recorded_at > recorded_after))
         with self.engine.connect() as conn:
-            return {_as_hour(hour) for hour in conn.execute(query).scalars()}
+            hours = {_floor_hour(as_utc(at) or at) for at in conn.execute(query).scalars()}
+        return {h for h in hours if (since is None or h + HOUR > since) and (until is None or h < until)}
 
     def newest_outcome(self) -> datetime | None:
         with self.engine.connect() as conn:
