@@ -2,8 +2,9 @@
 (``labels_from_log``, what every page ran before the labels were folded), in one process, interleaved.
 
 Seeds a store as ``parcelguard bench-pages`` does (1M decisions over 120 days by default), makes the monitoring
-job's first pass, then checks the two reads agree and times them over the pages' periods: a page's time moves
-with the shared machine's load, the ratio of these two much less.
+job's first pass, then checks the two reads agree and times them over the pages' periods, just after the bulk
+load and again once the database has statistics (``ANALYZE``): a page's time moves with the shared machine's
+load, the ratio of these two much less.
 
     python scripts/labels_timing.py [--decisions N] [--postgres URL]
 """
@@ -53,13 +54,20 @@ def measure(settings: Settings, store: Store, decisions: int, rounds: int) -> No
     found = store.reads.time_range()
     assert found is not None
     until = found[1] + timedelta(seconds=1)
+    _time(store, until, rounds, "just seeded")
+    with store.engine.begin() as conn:  # what autovacuum does to a store some time after a bulk load
+        conn.execute(text("ANALYZE"))
+    _time(store, until, rounds, "analyzed")
+
+
+def _time(store: Store, until: datetime, rounds: int, state: str) -> None:
     for name, span in PERIODS.items():
         since = (until - span).replace(minute=0, second=0, microsecond=0)
         folded, logged = store.aggregates.labels(since, until), store.aggregates.labels_from_log(since, until)
         same = _key(folded) == _key(logged)
         log_s = _median_s(lambda: store.aggregates.labels_from_log(since, until), rounds)  # noqa: B023
         folded_s = _median_s(lambda: store.aggregates.labels(since, until), rounds)  # noqa: B023
-        print(f"{store.engine.dialect.name:10} {name:24} log {log_s:6.3f} s  folded {folded_s:6.3f} s  "
+        print(f"{store.engine.dialect.name:10} {state:11} {name:22} log {log_s:6.3f} s  folded {folded_s:6.3f} s  "
               f"({len(folded)} hour rows, same sums: {same})")
 
 
