@@ -75,7 +75,8 @@ outcomes = Table(
     Column("source", String(8), nullable=False),
     Column("note", Text),
     Column("recorded_by", String(64), nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    # Indexed: the monitoring job refolds the label sums of the hours whose outcomes were recorded since its last pass.
+    Column("recorded_at", DateTime(timezone=True), nullable=False, index=True),
     UniqueConstraint("parcel_id", "source", name="uq_outcomes_parcel_source"),
 )
 
@@ -223,6 +224,33 @@ monitor_histograms = Table(
     Column("bins_id", String(32), nullable=False),
     Column("rows", Integer, nullable=False),
     Column("counts", LargeBinary, nullable=False),  # little-endian int64 counts in the layout's order
+)
+
+# Label sums (``aggregates.LabelSums``) per hour of the decisions' acceptance and hub: what their outcomes say.
+# Outcomes arrive after an hour closes, so the job refolds an hour's row whenever outcomes of its decisions are
+# recorded (``monitor_watermarks``: how far it has read ``outcomes.recorded_at``).
+monitor_labels = Table(
+    "monitor_labels",
+    metadata,
+    Column("hour_start", DateTime(timezone=True), primary_key=True),
+    Column("hub_id", String(64), primary_key=True),
+    Column("screened_labelled", Integer, nullable=False),
+    Column("screened_hits", Integer, nullable=False),
+    Column("model_labelled", Integer, nullable=False),
+    Column("model_hits", Integer, nullable=False),
+    Column("late_hits", Integer, nullable=False),
+    Column("explored_w", Float, nullable=False),
+    Column("explored_wy", Float, nullable=False),
+    Column("explored_ww", Float, nullable=False),
+)
+
+# How far the monitoring job has folded a source (``labels``: outcomes recorded up to ``value_at``); no row:
+# never folded, and the pages read that source from the log.
+monitor_watermarks = Table(
+    "monitor_watermarks",
+    metadata,
+    Column("name", String(16), primary_key=True),
+    Column("value_at", DateTime(timezone=True), nullable=False),
 )
 
 # Closed windows the monitoring job has judged for alerts: each is judged once.

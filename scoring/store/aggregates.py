@@ -3,30 +3,41 @@
 The monitoring job (``scoring.monitoring.fold``) is the only writer: it recomputes whole hours from the
 decision log and replaces their rows, so folding an hour twice, or two jobs folding it at once, leaves
 the same rows (no running totals that a replayed parcel or a retried batch could count twice). The
-analyst pages read these rows, and the labels of their decisions straight from the outcomes (few: only
-screened parcels and late findings), since outcomes keep arriving after an hour is folded.
+analyst pages read these rows. The labels (what outcomes say of an hour's decisions) are folded too, and an
+hour's label row is refolded whenever outcomes of its decisions are recorded: a page reads the folded rows,
+and the log only for the hours with outcomes recorded since the job's last pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import Select, Table, Text, and_, case, cast, func, select, text
+from sqlalchemy import Select, Table, Text, and_, case, cast, func, or_, select, text
 from sqlalchemy.engine import Connection
 
 from models.features import upgrade_row
-from scoring.db import as_utc, decisions, monitor_counts, monitor_evaluated, monitor_histograms, outcomes
+from scoring.db import (
+    as_utc,
+    decisions,
+    monitor_counts,
+    monitor_evaluated,
+    monitor_histograms,
+    monitor_labels,
+    monitor_watermarks,
+    outcomes,
+)
 from scoring.store.base import Repository
 
 HOUR = timedelta(hours=1)
 # Histograms are stored as raw little-endian int64s: read back with one frombuffer, where JSON lists of a
 # thousand numbers each were most of a long period's read.
 COUNTS_DTYPE = np.dtype("<i8")
+LABELS = "labels"  # the watermark of the label fold: outcomes recorded up to then are in ``monitor_labels``
 
 
 @dataclass
@@ -229,16 +240,55 @@ class Aggregates(Repository):
             return sorted(conn.execute(select(monitor_counts.c.hub_id).distinct()).scalars())
 
     def labels(self, since: datetime, until: datetime, hub_id: str | None = None) -> list[HourLabels]:
-        """Label sums per hour and hub of the decisions accepted in [since, until) (``LabelSums.add`` in SQL).
+        """Label sums per hour and hub of the decisions accepted in [since, until): what ``labels_from_log`` says,
+        read from the job's folded rows where they are known to be current.
+
+        The log is read only for the hours the folded rows cannot answer exactly: hours cut by the period's ends,
+        and hours with outcomes recorded after the job's last pass (few: the last minute's). Before the job has
+        ever folded the labels (a fresh or just-upgraded store), the log answers everything."""
+        mark = self.watermark(LABELS)
+        if mark is None:
+            return self.labels_from_log(since, until, hub_id)
+        whole_from, whole_until = _ceil_hour(since), _floor_hour(until)
+        if whole_from >= whole_until:
+            return self.labels_from_log(since, until, hub_id)
+        fresh = self.labelled_hours(mark, whole_from, whole_until)
+        from_log = [(since, whole_from), (whole_until, until)] + [(h, h + HOUR) for h in sorted(fresh)]
+        found = self._labels_of(_ranges([r for r in from_log if r[0] < r[1]]), hub_id, narrow=True)
+        m = monitor_labels.c
+        query = select(m.hour_start, m.hub_id, m.screened_labelled, m.screened_hits, m.model_labelled, m.model_hits,
+                       m.late_hits, m.explored_w, m.explored_wy, m.explored_ww).where(
+            m.hour_start >= whole_from, m.hour_start < whole_until, *([m.hub_id == hub_id] if hub_id else []))
+        with self.engine.connect() as conn:
+            for r in conn.execute(query):
+                hour = as_utc(r[0]) or r[0]
+                if hour not in fresh:
+                    found.append(HourLabels(hour, r[1], _sums(r[2:])))
+        return sorted(found, key=lambda h: (h.hour_start, h.hub_id))
+
+    def labels_from_log(self, since: datetime, until: datetime, hub_id: str | None = None) -> list[HourLabels]:
+        """Label sums per hour and hub of the decisions accepted in [since, until), from the log itself."""
+        return self._labels_of([(since, until)], hub_id)
+
+    def _labels_of(self, ranges: Sequence[tuple[datetime, datetime]], hub_id: str | None,
+                   narrow: bool = False) -> list[HourLabels]:
+        """Label sums per hour and hub of the decisions accepted in any of ``ranges`` (``LabelSums.add`` in SQL).
 
         Driven from the outcomes (one per screened parcel, a few late findings), summed per parcel first, and
         summed per hour by the database: joined the other way SQLite walked every decision, and a row per
-        labelled decision cost a long period a second in Python."""
+        labelled decision cost a long period a second in Python. ``narrow``: the ranges hold few decisions (a
+        page's edge hours, a fold's batch), so the outcomes summed are only those of their parcels."""
+        if not ranges:
+            return []
         d, o = decisions.c, outcomes.c
-        per_parcel = (select(o.parcel_id, func.max(case((o.result == "contraband", 1), else_=0)).label("contraband"),
-                             func.max(case((and_(o.result == "contraband", o.source == "late"), 1), else_=0))
-                             .label("late"))
-                      .group_by(o.parcel_id).subquery())
+        in_ranges = or_(*(and_(d.accepted_at >= a, d.accepted_at < b) for a, b in ranges))
+        summed = (select(o.parcel_id, func.max(case((o.result == "contraband", 1), else_=0)).label("contraband"),
+                         func.max(case((and_(o.result == "contraband", o.source == "late"), 1), else_=0))
+                         .label("late"))
+                  .group_by(o.parcel_id))
+        if narrow:  # a few hours: sum only their parcels' outcomes, not every outcome in the store
+            summed = summed.where(o.parcel_id.in_(select(d.parcel_id).where(in_ranges)))
+        per_parcel = summed.subquery()
         found, late = per_parcel.c.contraband, per_parcel.c.late
         in_scope = d.why != "out_of_scope"
         screened = and_(in_scope, d.action == "SCREEN", late == 0)
@@ -255,12 +305,52 @@ class Aggregates(Repository):
                         total(explored, weight, 0.0), total(explored, weight * found, 0.0),
                         total(explored, weight * weight, 0.0))
                  .select_from(per_parcel.join(decisions, d.parcel_id == per_parcel.c.parcel_id))
-                 .where(d.accepted_at >= since, d.accepted_at < until, *([d.hub_id == hub_id] if hub_id else []))
+                 .where(in_ranges, *([d.hub_id == hub_id] if hub_id else []))
                  .group_by(bucket, d.hub_id))
         with self.engine.connect() as conn:
-            return [HourLabels(_as_hour(r[0]), r[1], LabelSums(int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]),
-                                                               float(r[7]), float(r[8]), float(r[9])))
-                    for r in conn.execute(query)]
+            return [HourLabels(_as_hour(r[0]), r[1], _sums(r[2:])) for r in conn.execute(query)]
+
+    def labelled_hours(self, recorded_after: datetime, since: datetime | None = None,
+                       until: datetime | None = None) -> set[datetime]:
+        """Hours (of the decisions' acceptance, within [since, until) when given) with outcomes recorded after
+        ``recorded_after``: the new outcomes joined to their decisions, by the index on ``recorded_at``."""
+        d, o = decisions.c, outcomes.c
+        # The period is applied here, not in SQL: given a range on accepted_at, SQLite drove the join from the
+        # period's decisions (hundreds of thousands) rather than from the few new outcomes.
+        query = (select(d.accepted_at).select_from(outcomes.join(decisions, d.parcel_id == o.parcel_id))
+                 .where(o.recorded_at > recorded_after))
+        with self.engine.connect() as conn:
+            hours = {_floor_hour(as_utc(at) or at) for at in conn.execute(query).scalars()}
+        return {h for h in hours if (since is None or h + HOUR > since) and (until is None or h < until)}
+
+    def newest_outcome(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            return as_utc(conn.execute(select(func.max(outcomes.c.recorded_at))).scalar())
+
+    def replace_labels(self, hours: Sequence[datetime]) -> None:
+        """Refold the label sums of ``hours`` from the log and replace their rows, in one transaction."""
+        if not hours:
+            return
+        sums = self._labels_of(_ranges([(h, h + HOUR) for h in hours]), None, narrow=True)
+        with self.engine.begin() as conn:
+            for hour in hours:
+                _lock_hour(conn, hour)
+            conn.execute(monitor_labels.delete().where(monitor_labels.c.hour_start.in_(list(hours))))
+            if sums:
+                conn.execute(monitor_labels.insert(), [{
+                    "hour_start": h.hour_start, "hub_id": h.hub_id, **asdict(h.sums)} for h in sums])
+
+    def watermark(self, name: str) -> datetime | None:
+        """How far the job has folded ``name`` (None: never)."""
+        w = monitor_watermarks.c
+        with self.engine.connect() as conn:
+            return as_utc(conn.execute(select(w.value_at).where(w.name == name)).scalar())
+
+    def set_watermark(self, name: str, value: datetime) -> None:
+        with self.engine.begin() as conn:
+            stmt = self._insert(monitor_watermarks)
+            conn.execute(stmt.values(name=name, value_at=value).on_conflict_do_update(
+                index_elements=["name"], set_={"value_at": stmt.excluded.value_at}))
 
     def acted_per_version(self) -> dict[str, dict[str, int]]:
         """Decisions each version made ("acted", every one folded) and parcels it scored in shadow (those with
@@ -303,6 +393,31 @@ def _hours(query: Select[Any], table: Table, since: datetime, until: datetime, h
     if hub_id is not None:
         query = query.where(table.c.hub_id == hub_id)
     return query.order_by(table.c.hour_start)
+
+
+def _sums(row: Sequence[Any]) -> LabelSums:
+    return LabelSums(int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]),
+                     float(row[5]), float(row[6]), float(row[7]))
+
+
+def _floor_hour(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(at: datetime) -> datetime:
+    floor = _floor_hour(at)
+    return floor if floor == at else floor + HOUR
+
+
+def _ranges(spans: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """``spans`` sorted, touching ones merged: one index range each in the query."""
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _lock_hour(conn: Connection, hour: datetime) -> None:

@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
+from sqlalchemy import select
 
 from models.manifest import Outcome
 from parcelguard.config import Settings
+from scoring.db import as_utc, monitor_labels
 from scoring.monitoring import fold, job, report
 from scoring.store import Store
-from scoring.store.aggregates import LabelledDecision, LabelSums
+from scoring.store.aggregates import HourLabels, LabelledDecision, LabelSums
 from tests.conftest import make_settings
 from tests.scoring.api_support import HUB, OTHER_HUB, record
 
@@ -105,6 +107,66 @@ def test_label_sums_from_the_database_match_the_reports_own(store: Store) -> Non
         assert found[key].explored_ww == pytest.approx(sums.explored_ww) and found[key].late_hits == sums.late_hits
         assert (found[key].screened_hits, found[key].model_labelled) == (sums.screened_hits, sums.model_labelled)
         assert asdict(found[key]) == pytest.approx(asdict(sums))
+
+
+def _rounded(sums: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 9) for k, v in sums.items()}  # SQL sums floats in its own order
+
+
+def _by_hour(found: list[HourLabels]) -> dict[tuple[datetime, str], dict[str, float]]:
+    return {(h.hour_start, h.hub_id): _rounded(asdict(h.sums)) for h in found}
+
+
+def _folded(store: Store) -> dict[tuple[datetime, str], dict[str, float]]:
+    """The label rows the job stored, read directly (``labels`` would answer fresh hours from the log)."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(monitor_labels)).mappings().all()
+    return {(as_utc(r["hour_start"]) or r["hour_start"], r["hub_id"]):
+            _rounded({k: v for k, v in r.items() if k not in ("hour_start", "hub_id")}) for r in rows}
+
+
+def test_folded_label_sums_are_what_the_log_says_and_follow_outcomes_recorded_later(
+        store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Screenings by the model and by exploration, released parcels found late, a screened-clear parcel found
+    late (two outcomes), out-of-scope parcels; then outcomes recorded after their hour was folded."""
+    records = [record(f"F{i}", hub_id=HUB if i % 3 else OTHER_HUB, action="SCREEN" if i % 2 else "RELEASE",
+                      why=("model", "exploration", "out_of_scope")[i % 3] if i % 2 else "model",
+                      accepted_at=(DAY + timedelta(minutes=13 * i)).isoformat()) for i in range(40)]
+    assert store.decisions.record(records, {}) == 40
+
+    def outcome(i: int, result: Literal["clear", "contraband"], source: Literal["xray", "late"] = "xray") -> None:
+        r = records[i]
+        store.outcomes.record(Outcome(parcel_id=r.decision.parcel_id, screened_at=r.accepted_at, result=result,
+                                      source=source), "s1")
+
+    for i in range(1, 40, 2):
+        outcome(i, "contraband" if i % 5 == 0 else "clear")
+    for i in (4, 8, 20):
+        outcome(i, "contraband", "late")  # released, found later
+    outcome(7, "contraband", "late")  # screened clear, found later: a second outcome for the parcel
+    period = (DAY, DAY + timedelta(days=1))
+    assert store.aggregates.labels(*period) == store.aggregates.labels_from_log(*period), "never folded: the log"
+
+    layouts = report.layouts(settings, report.registry_facts(settings))
+    assert fold.fold(settings, store, layouts).label_hours == 9  # the first time: every hour with decisions
+    expected = _by_hour(store.aggregates.labels_from_log(*period))
+    assert _folded(store) == expected and len(expected) >= 10
+    assert _by_hour(store.aggregates.labels(*period)) == expected
+    cut = (DAY + timedelta(minutes=50), DAY + timedelta(hours=6, minutes=20))  # hours cut by the period's ends
+    assert _by_hour(store.aggregates.labels(*cut, hub_id=HUB)) == _by_hour(
+        store.aggregates.labels_from_log(*cut, hub_id=HUB))
+
+    outcome(10, "contraband", "late")  # outcomes for decisions whose hour is folded already
+    outcome(27, "contraband")  # a screening's result corrected (replaces the clear one)
+    fresh = _by_hour(store.aggregates.labels_from_log(*period))
+    assert fresh != expected and _folded(store) == expected, "not refolded yet"
+    assert _by_hour(store.aggregates.labels(*period)) == fresh, "pages see them before the pass"
+    assert fold.fold(settings, store, layouts).label_hours == 9, "the margin rereads the last minutes' outcomes"
+    assert _folded(store) == fresh
+    monkeypatch.setattr(fold, "OUTCOME_MARGIN", timedelta(0))
+    outcome(16, "contraband", "late")
+    assert fold.fold(settings, store, layouts).label_hours == 1, "only the hour of the outcome recorded since"
+    assert _folded(store) == _by_hour(store.aggregates.labels_from_log(*period)) != fresh
 
 
 def test_a_pass_waits_while_the_registry_is_down(store: Store, settings: Settings,
