@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import statistics
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,11 +28,12 @@ import mlflow
 import numpy as np
 import orjson
 from mlflow.tracking import MlflowClient
+from sqlalchemy import text
 
 from models import registry
 from models.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from parcelguard.config import Settings
-from scoring.db import decisions, outcomes
+from scoring.db import decisions, make_engine, outcomes
 from scoring.monitoring import drift
 from scoring.store import Store
 
@@ -254,3 +258,21 @@ def sqlite_settings(folder: Path) -> Settings:
                     mlflow_tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
 
 
+@contextmanager
+def postgres_store(url: str, folder: Path, prefix: str = "bench") -> Iterator[tuple[Settings, Store]]:
+    """Settings and a fresh store in a private schema of the PostgreSQL at ``url`` (MLflow beside it under
+    ``folder``), the schema dropped after: a bench never touches the database's own tables."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        store = Store(engine)
+        store.create_schema()
+        yield sqlite_settings(folder).model_copy(update={"database_url": url}), store
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()

@@ -546,12 +546,10 @@ def bench_pages(
 ) -> None:
     """Each analyst page's time at a seeded store (SQLite, and PostgreSQL when given); print a table, write JSON."""
     import tempfile
-    import uuid
 
     from rich.table import Table
-    from sqlalchemy import text
 
-    from parcelguard.bench_pages import PagesResult, as_json, bench_pages, sqlite_settings
+    from parcelguard.bench_pages import PagesResult, as_json, bench_pages, postgres_store, sqlite_settings
     from scoring.db import make_engine
     from scoring.store import Store
 
@@ -563,21 +561,8 @@ def bench_pages(
         store.create_schema()
         results.append(bench_pages(settings, store, decisions, days, say=say))
         if postgres:
-            schema = f"bench_{uuid.uuid4().hex[:10]}"
-            admin = make_engine(postgres)
-            with admin.begin() as conn:
-                conn.execute(text(f"CREATE SCHEMA {schema}"))
-            engine = make_engine(postgres, connect_args={"options": f"-csearch_path={schema}"})
-            try:
-                pg_settings = sqlite_settings(Path(folder) / "postgres").model_copy(update={"database_url": postgres})
-                store = Store(engine)
-                store.create_schema()
-                results.append(bench_pages(pg_settings, store, decisions, days, say=say))
-            finally:
-                engine.dispose()
-                with admin.begin() as conn:
-                    conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-                admin.dispose()
+            with postgres_store(postgres, Path(folder) / "postgres") as (pg_settings, pg_store):
+                results.append(bench_pages(pg_settings, pg_store, decisions, days, say=say))
     json_out.write_bytes(as_json(results))
     table = Table(title=f"analyst pages at {decisions:,} decisions over {days} days (seconds: first load in a fresh "
                         "API, once its warm-up is done / median of 3 more)")

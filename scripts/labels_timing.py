@@ -15,7 +15,6 @@ import argparse
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from parcelguard.bench_pages import register_champion, seed_store, sqlite_settings
+from parcelguard.bench_pages import postgres_store, register_champion, seed_store, sqlite_settings
 from parcelguard.config import Settings
 from scoring.db import make_engine
 from scoring.monitoring import job
@@ -83,21 +82,8 @@ def main() -> None:
         store.create_schema()
         measure(settings, store, args.decisions, args.rounds)
         if args.postgres:
-            schema = f"labels_{uuid.uuid4().hex[:10]}"
-            admin = make_engine(args.postgres)
-            with admin.begin() as conn:
-                conn.execute(text(f"CREATE SCHEMA {schema}"))
-            engine = make_engine(args.postgres, connect_args={"options": f"-csearch_path={schema}"})
-            try:
-                pg = sqlite_settings(Path(folder) / "postgres").model_copy(update={"database_url": args.postgres})
-                store = Store(engine)
-                store.create_schema()
-                measure(pg, store, args.decisions, args.rounds)
-            finally:
-                engine.dispose()
-                with admin.begin() as conn:
-                    conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-                admin.dispose()
+            with postgres_store(args.postgres, Path(folder) / "postgres", prefix="labels") as (pg, pg_store):
+                measure(pg, pg_store, args.decisions, args.rounds)
 
 
 if __name__ == "__main__":
