@@ -330,7 +330,7 @@ def score_file(
     from models import registry
     from scoring.engine import ModelSource, Scorer
     from scoring.hubs import RegistryCache
-    from streams.validate import Rejected, parse_manifest, unknown_hub
+    from streams.validate import Rejected, parse_manifest, registered
 
     settings = get_settings()
     store = _store(settings)
@@ -352,9 +352,7 @@ def score_file(
         for line_number, line in enumerate(source, 1):
             if not line.strip():
                 continue
-            parsed = parse_manifest(line.strip(), settings.max_manifest_bytes)
-            if not isinstance(parsed, Rejected) and not hub_registry.accepts(parsed[0].hub_id):
-                parsed = unknown_hub(parsed[0].hub_id)
+            parsed = registered(parse_manifest(line.strip(), settings.max_manifest_bytes), hub_registry.accepts)
             if isinstance(parsed, Rejected):
                 rejected[parsed.code] += 1
                 flush()

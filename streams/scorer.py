@@ -37,7 +37,7 @@ from scoring.engine import Scorer
 from scoring.hubs import RegistryCache
 from scoring.store import Store
 from streams import clients, deadletter, poison
-from streams.validate import PARCEL_ID_CONFLICT, REFUSED, Rejected, parse_manifests, unknown_hub
+from streams.validate import PARCEL_ID_CONFLICT, REFUSED, Rejected, parse_manifests, registered
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
@@ -224,8 +224,7 @@ class StreamScorer:
             records = [r for records in batch.polled.values() for r in records]
             for record, parsed in zip(records, parse_manifests([r.value for r in records], self.max_manifest_bytes),
                                       strict=True):
-                if not isinstance(parsed, Rejected) and not self.hubs.accepts(parsed[0].hub_id):
-                    parsed = unknown_hub(parsed[0].hub_id)
+                parsed = registered(parsed, self.hubs.accepts)
                 if isinstance(parsed, Rejected):
                     batch.rejected.append((record, parsed))
                 else:

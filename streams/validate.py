@@ -6,7 +6,7 @@ and a human ``reason`` naming the field and the problem, so a hub can fix its fe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -39,9 +39,14 @@ class Rejected:
     code: str = INVALID_FIELD
 
 
-def unknown_hub(hub_id: str) -> Rejected:
-    """A manifest whose hub a non-empty hub registry does not list (the stream and ``score-file`` both say so)."""
-    return Rejected(f"hub_id {hub_id!r} is not a registered hub: register it, or fix the hub's feed", UNKNOWN_HUB)
+def registered(parsed: tuple[Manifest, dict[str, Any]] | Rejected,
+               accepts: Callable[[str], bool]) -> tuple[Manifest, dict[str, Any]] | Rejected:
+    """``parsed``, or its rejection when the hub registry (``accepts``: an empty registry accepts every hub) does
+    not list its hub: the stream and ``score-file`` check hubs alike."""
+    if isinstance(parsed, Rejected) or accepts(parsed[0].hub_id):
+        return parsed
+    return Rejected(f"hub_id {parsed[0].hub_id!r} is not a registered hub: register it, or fix the hub's feed",
+                    UNKNOWN_HUB)
 
 
 def explain_validation(exc: ValidationError, limit: int = 3) -> str:

@@ -11,7 +11,7 @@ and the log only for the hours with outcomes recorded since the job's last pass.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -113,10 +113,8 @@ class LabelSums:
             self.explored_wy += w * d.contraband
             self.explored_ww += w * w
 
-
     def merge(self, other: LabelSums) -> None:
-        for name in ("screened_labelled", "screened_hits", "model_labelled", "model_hits", "late_hits",
-                     "explored_w", "explored_wy", "explored_ww"):
+        for name in (f.name for f in fields(self)):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
