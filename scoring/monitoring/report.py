@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 import mlflow
@@ -156,6 +156,9 @@ def period(store: Store, granularity: str, since: datetime | None, until: dateti
     return since, until
 
 
+_Found = TypeVar("_Found")
+
+
 @lru_cache(maxsize=64)
 def _layout(tracking_uri: str, run_id: str) -> binning.Layout | None:
     reference = _schema_reference(tracking_uri, run_id)
@@ -164,22 +167,23 @@ def _layout(tracking_uri: str, run_id: str) -> binning.Layout | None:
 
 def references(settings: Settings, facts: RegistryFacts) -> Callable[[str], dict[str, Any] | None]:
     """A version's training reference, by version (None: not in the registry, or no reference logged)."""
-
-    def reference(version: str) -> dict[str, Any] | None:
-        run_id = facts.run_id(version)
-        return None if run_id is None else _schema_reference(settings.mlflow_tracking_uri, run_id)
-
-    return reference
+    return _by_version(settings, facts, _schema_reference)
 
 
 def layouts(settings: Settings, facts: RegistryFacts) -> Callable[[str], binning.Layout | None]:
     """A version's histogram layout, fixed by its training reference (made once per process)."""
+    return _by_version(settings, facts, _layout)
 
-    def layout(version: str) -> binning.Layout | None:
+
+def _by_version(settings: Settings, facts: RegistryFacts,
+                read: Callable[[str, str], _Found | None]) -> Callable[[str], _Found | None]:
+    """``read(tracking URI, run id)`` of a version's training run, by version (None: not in the registry)."""
+
+    def get(version: str) -> _Found | None:
         run_id = facts.run_id(version)
-        return None if run_id is None else _layout(settings.mlflow_tracking_uri, run_id)
+        return None if run_id is None else read(settings.mlflow_tracking_uri, run_id)
 
-    return layout
+    return get
 
 
 def warm(settings: Settings) -> RegistryFacts:
