@@ -1,8 +1,8 @@
 """Decisions folded into hourly aggregates, and hourly aggregates summed into windows: pure, no store.
 
 The monitoring job folds the decision log hour by hour with ``fold_hour``; the report sums the hours of
-each window with ``Window``. Labels are not folded: outcomes keep arriving after an hour closes, so they
-are summed per hour on request (``Aggregates.labels``).
+each window with ``Window``. Labels (what outcomes say) are folded per hour in SQL by the store
+(``Aggregates.replace_labels``), refolded as outcomes arrive after an hour closes; windows sum them here too.
 """
 
 from __future__ import annotations
