@@ -254,8 +254,7 @@ class Aggregates(Repository):
         from_log = [(since, whole_from), (whole_until, until)] + [(h, h + HOUR) for h in sorted(fresh)]
         found = self._labels_of(_ranges([r for r in from_log if r[0] < r[1]]), hub_id, narrow=True)
         m = monitor_labels.c
-        query = select(m.hour_start, m.hub_id, m.screened_labelled, m.screened_hits, m.model_labelled, m.model_hits,
-                       m.late_hits, m.explored_w, m.explored_wy, m.explored_ww).where(
+        query = select(m.hour_start, m.hub_id, *(m[f.name] for f in fields(LabelSums))).where(
             m.hour_start >= whole_from, m.hour_start < whole_until, *([m.hub_id == hub_id] if hub_id else []))
         with self.engine.connect() as conn:
             for r in conn.execute(query):
