@@ -42,10 +42,11 @@ def shares(config: SimConfig, capacity: float) -> tuple[list[float], float]:
     return per_day, parcels / max(1, len(per_day))
 
 
-def before_level(grid: Path, kind: str, seed: int) -> float | None:
+def before_level(grid: Path, kind: str, seed: int) -> float:
+    """The system's before-level in a worlds-eval grid; a clear error when the grid lacks the world."""
     found = grid / kind / f"seed-{seed}" / "simulation.json"
     if not found.exists():
-        return None
+        raise SystemExit(f"{found} is missing: run scripts/worlds-eval.sh with OUT={grid}, or give --level instead")
     return float(json.loads(found.read_text())["summary"]["system"]["mean_ratio_before_new_pattern"])
 
 
@@ -70,9 +71,9 @@ def main() -> None:
         for seed in args.seed:
             config = SimConfig(days=args.days, parcels_per_day=args.per_day, history_days=args.history_days,
                                new_pattern_day=args.new_pattern_day, pattern=kind, seed=seed)
+            level = before_level(args.grid, kind, seed) if args.grid else args.level
             per_day, parcels = shares(config, args.capacity)
             x = sum(per_day) / len(per_day)
-            level = (before_level(args.grid, kind, seed) if args.grid else None) or args.level
             needed = (args.target - (1 - x) * level) / x if x > 0 else float("nan")
             rows.append({"kind": kind, "seed": seed, "new_parcels_per_day": parcels, "share": x, "level": level,
                          "needed": needed, "per_day": per_day})
