@@ -30,7 +30,7 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
-	PARCELGUARD_TEST_POSTGRES_URL=$$(bash scripts/postgres-start.sh) $(BIN)/pytest
+	PARCELGUARD_TEST_POSTGRES_URL=$$(bash scripts/postgres-start.sh) $(BIN)/pytest --durations=15
 
 bench: setup
 	$(BIN)/parcelguard bench --json bench.json
