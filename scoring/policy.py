@@ -166,8 +166,11 @@ class HubBudget:
         self.usual_hour: float | None = None  # the profile's mean, kept as hours close
         self.rule_rate = 0.0
         # Running mean of the exploration weight over the parcels the model did not take: dividing by it
-        # keeps exploration at its share of the budget however novelty is spread across the traffic.
+        # keeps exploration at its share of the budget however novelty is spread across the traffic. Until
+        # the EWMA has ~1,000 parcels behind it, it is the plain mean of the weights so far: started at 1, a
+        # fresh scorer (every restart) overspent exploration on its first thousand parcels while novelty was high.
         self.explore_mean = 1.0
+        self.explore_seen = 0
         self.history: list[tuple[int, int, int]] = []  # (hour, in-scope parcels, flagged), for reports and tests
 
     # --- the clock and the bucket ---------------------------------------------------------------
@@ -366,8 +369,12 @@ class DecisionPolicy:
         weight = explore_weight(min(rank, 1.0 - model_share) / max(1e-9, 1.0 - model_share)) * novelty_weight
         if self.config.exploration == "segments":
             weight *= self.segments.novelty(segment_keys, at) * self.volumes.weight(volume_keys, at)
+        budget.explore_seen += 1
+        if budget.explore_seen == 1:
+            budget.explore_mean = weight  # the first parcel's own weight: nothing else is known yet
         explore = min(1.0, base * weight / budget.explore_mean)
-        budget.explore_mean += EXPLORE_MEAN_EWMA * (weight - budget.explore_mean)  # after the draw's probability
+        rate = max(EXPLORE_MEAN_EWMA, 1.0 / budget.explore_seen)
+        budget.explore_mean += rate * (weight - budget.explore_mean)  # after the draw's probability
         if explore > 0 and uniform(self.config.seed, parcel_id) < explore:
             budget.spend()
             return Choice("SCREEN", "exploration", explore)

@@ -206,6 +206,22 @@ def test_novel_parcels_are_explored_more_within_the_same_share_and_record_that_p
     _assert_propensities_are_the_draws(config, seen, (unknown, known))
 
 
+def test_a_fresh_policy_keeps_exploration_to_its_share_from_its_first_parcels() -> None:
+    """A scorer starts afresh on every restart: when every parcel is novel, its first parcels must not be explored
+    at the novelty's full weight while the running mean of the weights is still catching up."""
+    config = PolicyConfig.build(["*"], ["*"], capacity_share=0.1, exploration_share=0.3)
+
+    def explored(novelty_weight: float) -> int:
+        policy = DecisionPolicy(config, [i / 1000 for i in range(1000)])
+        rng = random.Random(5)
+        return sum(policy.choose(f"f{i}", "HUB", T0 + i * 2.0, rng.random(), False, True, novelty_weight).why
+                   == "exploration" for i in range(1500))
+
+    plain, novel = explored(1.0), explored(5.0)
+    assert plain > 20  # about 0.1 x 0.3 of 1,500 parcels
+    assert abs(novel - plain) < 0.25 * plain, (novel, plain)
+
+
 def _assert_propensities_are_the_draws(config: PolicyConfig, seen: list[tuple[str, Choice, bool]],
                                        bands: tuple[list[Choice], ...]) -> None:
     """The recorded probability is the one the draw used, parcel by parcel, and predicts the explored count."""
