@@ -9,6 +9,7 @@ the page is open appears without a reload. Every page is photographed at phone, 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -168,6 +169,8 @@ def test_a_screener_claims_records_contraband_and_the_label_reaches_training(
     held = page.locator(f'.mine-card[data-pid="{top}"]')
     expect(held).to_be_visible()
     expect(page.locator(f'.queue-card[data-pid="{top}"]')).to_have_count(0)
+    # The claim's time left reads as a duration, not as one more clock time on a page of them.
+    expect(held.locator(".expires")).to_have_text(re.compile(r"^yours for 1[45] min \d{1,2} s$"))
     held.get_by_text("Methamphetamine").click()
     held.locator(".qty").fill("350")
     held.locator(".note").fill("inside two tea tins")
