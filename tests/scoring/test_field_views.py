@@ -50,6 +50,15 @@ def test_screeners_see_the_rank_in_the_hubs_day_and_analysts_also_the_raw_figure
     assert "Selection probability" in c.get("/parcels/T-19", headers=h["analyst"]).text
 
 
+def test_a_released_parcel_says_why_without_contradicting_its_rank(api: tuple[TestClient, Any]) -> None:
+    """A parcel high in today's ranking can still be released: the cut-off comes from days of scores and the line's
+    capacity, and the page says so rather than "its risk was below what capacity could take"."""
+    c, h = api
+    page = c.get("/parcels/T-17", headers=h["screener"]).text
+    assert "4th highest of 20 today" in page
+    assert "Released: its score was below the hub's cut-off" in page and "capacity could take" not in page
+
+
 def test_ordinals_and_hub_days() -> None:
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
