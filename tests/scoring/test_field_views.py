@@ -50,12 +50,13 @@ def test_screeners_see_the_rank_in_the_hubs_day_and_analysts_also_the_raw_figure
     assert "Selection probability" in c.get("/parcels/T-19", headers=h["analyst"]).text
 
 
-def test_a_released_parcel_says_why_without_contradicting_its_rank(api: tuple[TestClient, Any]) -> None:
+def test_a_released_parcel_says_why_without_contradicting_its_rank(api: tuple[TestClient, Any], store: Store) -> None:
     """A parcel high in today's ranking can still be released: the cut-off comes from days of scores and the line's
     capacity, and the page says so rather than "its risk was below what capacity could take"."""
     c, h = api
-    page = c.get("/parcels/T-17", headers=h["screener"]).text
-    assert "4th highest of 20 today" in page
+    seed(store, [record("T-REL", score=0.195, action="RELEASE", reasons=[], accepted_at=NOW.isoformat())])
+    page = c.get("/parcels/T-REL", headers=h["screener"]).text
+    assert "2nd highest of 21 today" in page
     assert "Released: its score was below the hub's cut-off" in page and "capacity could take" not in page
 
 
